@@ -1,0 +1,277 @@
+"""Emit: a graph -> the Python source of one flat function, built as an ``ast`` and unparsed.
+
+Guarantees: one assignment per equation, in graph order, except compiler temporaries read
+once, which are inlined into their reader (up to a nesting depth, to keep lines readable);
+user-named values keep their names and SSA versions get suffixes (``a``, ``a_1``), a name is
+reused for a new version of the same variable once the old one is dead (which reads like the
+textbook's ``grad_x = grad_x + ...``), temporaries read more than once are ``t0``, ``t1``...;
+module names (``math``, ``np``, ``runtime``) are imported at the top under names no value
+uses. Backward statements carry a comment naming the source line they differentiate.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, Union
+
+from gradgen.errors import SourceLocation
+from gradgen.ir import Atom, Constant, Equation, Graph, Value, uses
+from gradgen.ops import OPS, AttributeAccess, Call, Identity, Operator
+
+Layout = Union[int, tuple["Layout", ...]]
+
+_IMPORTS = {
+    "math": ("math", None),
+    "numpy": ("numpy", "np"),
+    "runtime": ("gradgen.runtime", "runtime"),
+    "builtins": ("builtins", None),
+}
+_MAX_INLINE_DEPTH = 12
+_COMMENT = "__gradgen_comment_{}__"
+
+
+@dataclass(frozen=True)
+class Signature:
+    """The emitted function's parameters: the user's ``ast.arguments`` without annotations."""
+
+    arguments: ast.arguments
+    parameter_names: tuple[str, ...]
+
+
+class _Names:
+    """Every name in the emitted function comes from here, so none can collide."""
+
+    def __init__(self, parameters: tuple[str, ...], reserved: set[str]):
+        self.holder: dict[str, int] = {}
+        self.reserved = set(reserved)
+        self.temporaries = 0
+        for name in parameters:
+            self.reserved.add(name)
+
+    def module_alias(self, preferred: str) -> str:
+        name, suffix = preferred, 0
+        while name in self.reserved:
+            suffix += 1
+            name = f"{preferred}_{suffix}"
+        self.reserved.add(name)
+        return name
+
+    def temporary(self) -> str:
+        while f"t{self.temporaries}" in self.reserved or f"t{self.temporaries}" in self.holder:
+            self.temporaries += 1
+        name = f"t{self.temporaries}"
+        self.temporaries += 1
+        self.reserved.add(name)
+        return name
+
+    def versioned(self, hint: str, value_id: int, position: int, last_use: dict[int, int], parameters: dict[str, int]) -> str:
+        suffix = 0
+        while True:
+            name = hint if suffix == 0 else f"{hint}_{suffix}"
+            holder = self.holder.get(name, parameters.get(name))
+            free = name not in self.reserved or name in parameters
+            if free and (holder is None or last_use.get(holder, -1) <= position):
+                self.holder[name] = value_id
+                return name
+            suffix += 1
+
+
+class _Emitter:
+    def __init__(self, graph: Graph, signature: Signature, backward_from: int, function_name: str):
+        self.graph = graph
+        self.signature = signature
+        self.backward_from = backward_from
+        self.use_counts = uses(graph)
+        self.producer = {eq.output.id: eq for eq in graph.equations}
+        self.imports: dict[str, str] = {}
+        self.names = _Names(signature.parameter_names, {function_name} | _builtin_names(graph, signature))
+        self.value_names: dict[int, str] = {v.id: v.name for v in graph.inputs}
+        self.output_ids = {a.id for a in graph.outputs if isinstance(a, Value)}
+        self.inlined = self._choose_inlined()
+        self.name_nodes: list[tuple[int, ast.Name]] = []
+        self.comments: list[str] = []
+
+    # -- which temporaries disappear into their reader ------------------------------------------
+
+    def _choose_inlined(self) -> set[int]:
+        inlined: set[int] = set()
+        depth: dict[int, int] = {}
+        for equation in self.graph.equations:
+            value = equation.output
+            inner = max((depth.get(a.id, 0) for a in equation.inputs if isinstance(a, Value) and a.id in inlined), default=0)
+            depth[value.id] = inner + 1
+            if (
+                not value.name
+                and self.use_counts.get(value.id, 0) == 1
+                and not OPS[equation.op].effect
+                and depth[value.id] <= _MAX_INLINE_DEPTH
+            ):
+                inlined.add(value.id)
+        return inlined
+
+    # -- expressions ----------------------------------------------------------------------------
+
+    def expression(self, atom: Atom, reads: list[int]) -> ast.expr:
+        if isinstance(atom, Constant):
+            return self.constant(atom.value)
+        if atom.id in self.inlined:
+            return self.equation_expression(self.producer[atom.id], reads)
+        reads.append(atom.id)
+        # The name is chosen later, once liveness is known; the node is patched then.
+        node = ast.Name("", ast.Load())
+        self.name_nodes.append((atom.id, node))
+        return node
+
+    def constant(self, value: Any) -> ast.expr:
+        if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+            text = "nan" if value != value else "inf"
+            node: ast.expr = ast.Attribute(ast.Name(self.module("math"), ast.Load()), text, ast.Load())
+            return ast.UnaryOp(ast.USub(), node) if value < 0 else node
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and (value < 0 or (value == 0 and str(value).startswith("-"))):
+            return ast.UnaryOp(ast.USub(), ast.Constant(-value))
+        if isinstance(value, tuple):
+            return ast.Tuple([self.constant(v) for v in value], ast.Load())
+        return ast.Constant(value)
+
+    def module(self, key: str) -> str:
+        if key not in self.imports:
+            module, alias = _IMPORTS[key]
+            self.imports[key] = self.names.module_alias(alias or module)
+        return self.imports[key]
+
+    def equation_expression(self, equation: Equation, reads: list[int]) -> ast.expr:
+        spec = OPS[equation.op]
+        args = [self.expression(a, reads) for a in equation.inputs]
+        spelling = spec.spelling
+        if isinstance(spelling, Identity):
+            return args[0]
+        if isinstance(spelling, AttributeAccess):
+            return ast.Attribute(args[0], spelling.name, ast.Load())
+        if isinstance(spelling, Operator):
+            node = spelling.node()
+            if isinstance(node, ast.operator):
+                return ast.BinOp(args[0], node, args[1])
+            if isinstance(node, ast.unaryop):
+                return ast.UnaryOp(node, args[0])
+            return ast.Compare(args[0], [node], [args[1]])
+        if isinstance(spelling, Call):
+            params = dict(equation.params)
+            module, attribute = spelling.function_for(str(params.get("lib", "numpy")))
+            keywords = [
+                ast.keyword(name, self.constant(value))
+                for name, value in equation.params
+                if name != "lib" and not (name == "axis" and value is None) and not (name == "keepdims" and value is False)
+            ]
+            return ast.Call(self.callee(module, attribute), args, keywords)
+        raise AssertionError(f"no spelling for op {equation.op!r}")
+
+    def callee(self, module: str, attribute: str) -> ast.expr:
+        if module == "":
+            if attribute in self.signature.parameter_names:  # a parameter shadows the builtin
+                return ast.Attribute(ast.Name(self.module("builtins"), ast.Load()), attribute, ast.Load())
+            return ast.Name(attribute, ast.Load())
+        return ast.Attribute(ast.Name(self.module(module), ast.Load()), attribute, ast.Load())
+
+    # -- statements -----------------------------------------------------------------------------
+
+    def function(self, name: str, layout: Layout) -> ast.Module:
+        statements: list[tuple[Equation, ast.expr, list[int]]] = []
+        for equation in self.graph.equations:
+            if equation.output.id in self.inlined:
+                continue
+            reads: list[int] = []
+            statements.append((equation, self.equation_expression(equation, reads), reads))
+        return_reads: list[int] = []
+        result = self.layout(layout, return_reads)
+
+        last_use: dict[int, int] = {}
+        for position, (_, _, reads) in enumerate(statements):
+            for value_id in reads:
+                last_use[value_id] = position
+        for value_id in return_reads:
+            last_use[value_id] = len(statements)
+
+        parameters = {v.name: v.id for v in self.graph.inputs}
+        body: list[ast.stmt] = []
+        comments = self.comments
+        previous_line: tuple[str, int] | None = None
+        in_backward = False
+        for position, (equation, expression, _) in enumerate(statements):
+            value = equation.output
+            if value.id >= self.backward_from and not in_backward:
+                in_backward = True
+                body.append(self._comment(comments, "backward: adjoints in reverse order (grad_v = dL/dv)"))
+            if in_backward and equation.location is not None:
+                key = (equation.location.filename, equation.location.line)
+                if key != previous_line:
+                    previous_line = key
+                    body.append(self._comment(comments, _describe(equation.location)))
+            if value.name:
+                target = self.names.versioned(value.name, value.id, position, last_use, parameters)
+            else:
+                target = self.names.temporary()
+            self.value_names[value.id] = target
+            body.append(ast.Assign([ast.Name(target, ast.Store())], expression, lineno=0))
+        for value_id, node in self.name_nodes:
+            node.id = self.value_names[value_id]
+        body.append(ast.Return(result))
+        function = ast.FunctionDef(
+            name=name,
+            args=self.signature.arguments,
+            body=body,
+            decorator_list=[],
+            returns=None,
+            type_comment=None,
+            lineno=0,
+        )
+        imports = [_import_statement(key, alias) for key, alias in sorted(self.imports.items())]
+        return ast.Module(body=[*imports, function], type_ignores=[])
+
+    def layout(self, layout: Layout, reads: list[int]) -> ast.expr:
+        if isinstance(layout, tuple):
+            return ast.Tuple([self.layout(item, reads) for item in layout], ast.Load())
+        return self.expression(self.graph.outputs[layout], reads)
+
+    def _comment(self, comments: list[str], text: str) -> ast.stmt:
+        comments.append(text)
+        return ast.Expr(ast.Name(_COMMENT.format(len(comments) - 1), ast.Load()))
+
+
+def _describe(location: SourceLocation) -> str:
+    line = location.source_line.strip()
+    return f"{os.path.basename(location.filename)}:{location.line}: {line}"
+
+
+def _builtin_names(graph: Graph, signature: Signature) -> set[str]:
+    names = set()
+    for equation in graph.equations:
+        spelling = OPS[equation.op].spelling
+        if isinstance(spelling, Call):
+            for _, (module, attribute) in spelling.functions:
+                if module == "":
+                    names.add(attribute)
+    return names - set(signature.parameter_names)
+
+
+def _import_statement(key: str, alias: str) -> ast.stmt:
+    module, _ = _IMPORTS[key]
+    if key == "runtime":
+        return ast.ImportFrom("gradgen", [ast.alias("runtime", None if alias == "runtime" else alias)], 0)
+    return ast.Import([ast.alias(module, None if alias == module else alias)])
+
+
+def emit_source(graph: Graph, signature: Signature, *, name: str, layout: Layout, backward_from: int) -> str:
+    """The source of ``def name(<signature>): ...`` computing ``graph`` and returning ``layout``."""
+    emitter = _Emitter(graph, signature, backward_from, name)
+    module = emitter.function(name, layout)
+    text = ast.unparse(ast.fix_missing_locations(module))
+    comments = emitter.comments
+
+    def replace(match: re.Match[str]) -> str:
+        return f"{match.group(1)}# {comments[int(match.group(2))]}"
+
+    text = re.sub(r"^(\s*)__gradgen_comment_(\d+)__$", replace, text, flags=re.MULTILINE)
+    return text + "\n"

@@ -1,0 +1,160 @@
+"""The computation graph: small, frozen, SSA data.
+
+A ``Graph`` has input ``Value``s, a tuple of ``Equation``s in a valid evaluation order, and
+output atoms. An ``Equation`` applies one op (see ``ops.py``) to atoms (``Value`` or
+``Constant``) and defines fresh output values; every value is defined exactly once.
+Nodes are never mutated: passes build new graphs (``dataclasses.replace``).
+
+Guarantees checked by ``verify``: every value is defined once, before it is used; each op's
+arity matches the op table; every output is defined. ``str(graph)`` prints the graph like a
+jaxpr, one equation per line.
+
+Control flow (a later stage) fits here as an equation whose params hold sub-graphs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Hashable, Union
+
+from gradgen.errors import SourceLocation
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    """An SSA value. ``id`` is unique within a graph; ``name`` is only a hint for the emitter.
+
+    ``scalar`` is True when the value is known at compile time to be a scalar (a Python or
+    numpy number, shape ``()``); the emitter then spells math with ``math.*`` and the reverse
+    pass needs no broadcasting reductions for it.
+    """
+
+    id: int
+    name: str = ""
+    scalar: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.name or 't'}#{self.id}{':scalar' if self.scalar else ''}"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Constant:
+    """A literal. Equality includes the Python type, so ``1``, ``1.0`` and ``True`` differ."""
+
+    value: Hashable
+
+    def _key(self) -> tuple[type, Hashable]:
+        return (type(self.value), self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Constant) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    @property
+    def is_number(self) -> bool:
+        return isinstance(self.value, (int, float)) and not isinstance(self.value, bool)
+
+    def __str__(self) -> str:
+        return repr(self.value)
+
+
+Atom = Union[Value, Constant]
+Params = tuple[tuple[str, Hashable], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Equation:
+    """``outputs = op(*inputs, **params)``; ``location`` points at the user's source."""
+
+    op: str
+    inputs: tuple[Atom, ...]
+    outputs: tuple[Value, ...]
+    params: Params = ()
+    location: SourceLocation | None = field(default=None, compare=False)
+
+    @property
+    def output(self) -> Value:
+        return self.outputs[0]
+
+    def param(self, name: str, default: Hashable = None) -> Hashable:
+        for key, value in self.params:
+            if key == name:
+                return value
+        return default
+
+    def __str__(self) -> str:
+        outs = " ".join(str(v) for v in self.outputs)
+        args = " ".join(str(a) for a in self.inputs)
+        params = "".join(f" {k}={v!r}" for k, v in self.params)
+        return f"{outs} = {self.op}{params} {args}".rstrip()
+
+
+@dataclass(frozen=True, slots=True)
+class Graph:
+    inputs: tuple[Value, ...]
+    equations: tuple[Equation, ...]
+    outputs: tuple[Atom, ...]
+
+    def __str__(self) -> str:
+        head = "{ lambda " + " ".join(str(v) for v in self.inputs) + " ."
+        body = ["    " + str(eq) for eq in self.equations]
+        tail = "  in (" + ", ".join(str(a) for a in self.outputs) + ") }"
+        return "\n".join([head, *body, tail])
+
+
+class GraphError(AssertionError):
+    """A malformed graph: always a bug in gradgen, never the user's fault."""
+
+
+def verify(graph: Graph) -> Graph:
+    """Check SSA form, arities and outputs; return the graph unchanged so it can be chained."""
+    from gradgen.ops import OPS
+
+    defined: set[int] = set()
+    for value in graph.inputs:
+        if value.id in defined:
+            raise GraphError(f"input {value} defined twice")
+        defined.add(value.id)
+    for equation in graph.equations:
+        spec = OPS.get(equation.op)
+        if spec is None:
+            raise GraphError(f"unknown op {equation.op!r} in {equation}")
+        if spec.arity is not None and len(equation.inputs) != spec.arity:
+            raise GraphError(f"{equation.op} takes {spec.arity} inputs: {equation}")
+        for atom in equation.inputs:
+            if isinstance(atom, Value) and atom.id not in defined:
+                raise GraphError(f"{atom} used before it is defined in {equation}")
+        for value in equation.outputs:
+            if value.id in defined:
+                raise GraphError(f"{value} defined twice (SSA violated) in {equation}")
+            defined.add(value.id)
+    for atom in graph.outputs:
+        if isinstance(atom, Value) and atom.id not in defined:
+            raise GraphError(f"output {atom} is never defined")
+    return graph
+
+
+def is_constant_number(atom: Atom, number: float) -> bool:
+    """True if ``atom`` is a numeric constant equal to ``number`` (``1`` and ``1.0`` alike)."""
+    return (
+        isinstance(atom, Constant)
+        and atom.is_number
+        and not (isinstance(atom.value, float) and math.isnan(atom.value))
+        and atom.value == number
+    )
+
+
+def uses(graph: Graph) -> dict[int, int]:
+    """How many times each value id is read by equations and outputs."""
+    counts: dict[int, int] = {}
+    for equation in graph.equations:
+        for atom in equation.inputs:
+            if isinstance(atom, Value):
+                counts[atom.id] = counts.get(atom.id, 0) + 1
+    for atom in graph.outputs:
+        if isinstance(atom, Value):
+            counts[atom.id] = counts.get(atom.id, 0) + 1
+    return counts

@@ -1,0 +1,75 @@
+"""Scalar inference: which values are statically scalars (shape ``()``).
+
+Known scalars: numeric literals, parameters annotated ``float``/``int``, ``math.*`` operands
+and results, full reductions. Scalar-ness then flows forward (an elementwise op of scalars is a
+scalar) and backward (numpy broadcasting never shrinks a shape, so every operand of an
+elementwise op with a scalar result is a scalar; with ``output_is_scalar`` the function's
+output is one, which ``grad`` checks at run time where it cannot be proven). Scalars need no
+broadcasting reductions in the backward pass and are spelled with ``math.*``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from gradgen.builder import result_is_scalar
+from gradgen.ir import Atom, Equation, Graph, Value
+from gradgen.ops import OPS
+
+
+def infer_scalars(graph: Graph, output_is_scalar: bool) -> Graph:
+    """Return ``graph`` with ``Value.scalar`` set wherever it can be proven."""
+    scalar = {v.id for v in graph.inputs if v.scalar}
+    for equation in graph.equations:
+        scalar.update(v.id for v in equation.outputs if v.scalar)
+    if output_is_scalar:
+        scalar.update(a.id for a in graph.outputs[:1] if isinstance(a, Value))
+    changed = True
+    while changed:
+        before = len(scalar)
+        for equation in graph.equations:
+            _forward(equation, scalar)
+        for equation in reversed(graph.equations):
+            _backward(equation, scalar)
+        changed = len(scalar) != before
+    return _restamp(graph, scalar)
+
+
+def _restamp_atom(atom: Atom, scalar: set[int]) -> Atom:
+    if isinstance(atom, Value) and atom.id in scalar and not atom.scalar:
+        return dataclasses.replace(atom, scalar=True)
+    return atom
+
+
+def _forward(equation: Equation, scalar: set[int]) -> None:
+    inputs = tuple(_restamp_atom(a, scalar) for a in equation.inputs)
+    if result_is_scalar(equation.op, inputs, equation.params):
+        scalar.update(v.id for v in equation.outputs)
+
+
+def _backward(equation: Equation, scalar: set[int]) -> None:
+    spec = OPS[equation.op]
+    scalar_in = spec.family == "math" or dict(equation.params).get("lib") == "math"
+    if spec.family in ("elementwise", "like_first") and equation.output.id in scalar:
+        scalar_in = True
+    if scalar_in:
+        scalar.update(a.id for a in equation.inputs if isinstance(a, Value))
+
+
+def _restamp(graph: Graph, scalar: set[int]) -> Graph:
+    def fix(atom: Atom) -> Atom:
+        return _restamp_atom(atom, scalar)
+
+    equations = tuple(
+        dataclasses.replace(
+            eq,
+            inputs=tuple(fix(a) for a in eq.inputs),
+            outputs=tuple(fix(v) for v in eq.outputs),  # type: ignore[misc]
+        )
+        for eq in graph.equations
+    )
+    return Graph(
+        tuple(fix(v) for v in graph.inputs),  # type: ignore[misc]
+        equations,
+        tuple(fix(a) for a in graph.outputs),
+    )

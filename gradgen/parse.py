@@ -1,0 +1,343 @@
+"""Parse: a Python function's source -> an SSA ``Graph``.
+
+The accepted subset (anything else raises a located ``GradgenError`` saying what is supported):
+
+* statements: assignment (``a = ...``, ``a, b = ...``, ``a = b = ...``), augmented assignment
+  to a name (``s += x``), annotated assignment, a final ``return``; docstrings, ``pass``,
+  ``print(...)`` and ``assert`` are allowed and left out of the graph; ``import`` binds a name;
+* expressions: numbers, names, tuples, the operators ``+ - * / ** @``, unary ``-``/``+``,
+  single comparisons (not differentiated), ``x.T``, and calls to the functions listed in
+  ``ops.SUPPORTED_FUNCTIONS_HINT``;
+* names resolve like Python: parameters and locals, then the closure, module globals and
+  builtins. ``math``/``numpy`` functions are recognized by identity under any alias; plain
+  Python functions with source are inlined (their own names become hints); module-level
+  numbers are read at parse time and become constants.
+
+Each equation carries the ``SourceLocation`` of the expression it came from. A re-assigned name
+gets a new SSA value; a value is named after the user's variable it is assigned to.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import types
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import numpy as np
+
+from gradgen import ops
+from gradgen.builder import GraphBuilder
+from gradgen.errors import (
+    GradgenError,
+    SourceLocation,
+    UnknownFunctionError,
+    UnknownNameError,
+    UnsupportedSyntaxError,
+)
+from gradgen.ir import Atom, Constant, Graph, Value
+from gradgen.lowering import ExpressionLowering, PythonObject
+from gradgen.source import FunctionSource, read_function
+
+_CONTROL_FLOW_HINT = (
+    "gradgen differentiates straight-line code: assignments, augmented assignments to "
+    "names, and a final return; if/for/while/try come in a later version"
+)
+
+_UNSUPPORTED_STATEMENTS: dict[type, str] = {
+    ast.If: "'if' statements are not supported",
+    ast.For: "'for' loops are not supported",
+    ast.While: "'while' loops are not supported",
+    ast.Try: "'try' statements are not supported",
+    ast.With: "'with' statements are not supported",
+    ast.Raise: "'raise' statements are not supported",
+    ast.Global: "'global' declarations are not supported",
+    ast.Nonlocal: "'nonlocal' declarations are not supported",
+    ast.Delete: "'del' statements are not supported",
+    ast.FunctionDef: "nested function definitions are not supported",
+    ast.AsyncFunctionDef: "nested function definitions are not supported",
+    ast.ClassDef: "class definitions are not supported",
+    ast.Match: "'match' statements are not supported",
+    ast.Break: "'break' is not supported",
+    ast.Continue: "'continue' is not supported",
+}
+if hasattr(ast, "TryStar"):
+    _UNSUPPORTED_STATEMENTS[ast.TryStar] = "'try' statements are not supported"
+
+
+@dataclass(frozen=True)
+class ParsedFunction:
+    """The forward graph of a function, its parameter names and the shape of its return."""
+
+    graph: Graph
+    parameters: tuple[str, ...]
+    source: FunctionSource
+    returns_tuple: bool
+    return_location: SourceLocation
+
+
+def parse_function(function: object, *, hash_cons: bool = False) -> ParsedFunction:
+    """Parse ``function`` into a forward graph whose inputs are all of its parameters."""
+    source = read_function(function)
+    builder = GraphBuilder(hash_cons=hash_cons)
+    lowering = FunctionLowering(source, builder, call_stack=())
+    inputs = lowering.bind_parameters()
+    result, return_node = lowering.lower_body()
+    return_location = source.location(return_node)
+    if isinstance(result, tuple):
+        outputs = tuple(lowering.atom(item, return_node) for item in result)
+    else:
+        outputs = (lowering.atom(result, return_node),)
+    graph = builder.finish(inputs, outputs)
+    return ParsedFunction(
+        graph,
+        tuple(v.name for v in inputs),
+        source,
+        isinstance(result, tuple),
+        return_location,
+    )
+
+
+class FunctionLowering(ExpressionLowering):
+    """Lowers one function body (the user's function or an inlined helper) into the builder."""
+
+    def __init__(
+        self,
+        source: FunctionSource,
+        builder: GraphBuilder,
+        call_stack: tuple[types.CodeType, ...],
+    ):
+        super().__init__(builder)
+        self.source = source
+        self.env: dict[str, Any] = {}
+        self.call_stack = call_stack + (source.function.__code__,)
+
+    # -- errors -----------------------------------------------------------------------------
+
+    def fail(self, kind: type[GradgenError], node: ast.AST, message: str, hint: str = "") -> NoReturn:
+        raise kind(message, self.source.location(node), hint)
+
+    def location(self, node: ast.AST) -> SourceLocation:
+        return self.source.location(node)
+
+    # -- parameters and body ----------------------------------------------------------------
+
+    def bind_parameters(self) -> tuple[Value, ...]:
+        arguments = self.source.tree.args
+        for special, what in ((arguments.vararg, "*args"), (arguments.kwarg, "**kwargs")):
+            if special is not None:
+                self.fail(
+                    UnsupportedSyntaxError,
+                    special,
+                    f"{what} parameters are not supported",
+                    "declare each parameter by name (positional or keyword-only)",
+                )
+        inputs = []
+        for argument in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]:
+            value = self.builder.new_value(argument.arg, scalar=_annotated_scalar(argument))
+            self.env[argument.arg] = value
+            inputs.append(value)
+        return tuple(inputs)
+
+    def lower_body(self) -> tuple[Any, ast.AST]:
+        body = self.source.tree.body
+        for index, statement in enumerate(body):
+            if isinstance(statement, ast.Return):
+                if index != len(body) - 1:
+                    self.fail(
+                        UnsupportedSyntaxError,
+                        body[index + 1],
+                        "code after 'return' is never run",
+                        "end the function with its return statement",
+                    )
+                if statement.value is None:
+                    break
+                return self.expression(statement.value), statement
+            self.statement(statement)
+        self.fail(
+            UnsupportedSyntaxError,
+            body[-1] if body else self.source.tree,
+            f"{self.source.name}() does not return a value",
+            "end the function with 'return <output>'",
+        )
+
+    # -- statements ---------------------------------------------------------------------------
+
+    def statement(self, node: ast.stmt) -> None:
+        if isinstance(node, ast.Assign):
+            value = self.expression(node.value)
+            for target in node.targets:
+                self.bind(target, value, node)
+        elif isinstance(node, ast.AugAssign):
+            if not isinstance(node.target, ast.Name):
+                self.refuse_target(node.target)
+            current = self.expression(ast.Name(node.target.id, ast.Load(), **_position(node.target)))
+            operand = self.expression(node.value)
+            self.bind(node.target, self.binary(node.op, current, operand, node), node)
+        elif isinstance(node, ast.AnnAssign):
+            if node.value is not None:
+                self.bind(node.target, self.expression(node.value), node)
+        elif isinstance(node, ast.Expr):
+            self.expression_statement(node)
+        elif isinstance(node, (ast.Pass, ast.Assert)):
+            pass
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            self.bind_import(node)
+        else:
+            message = _UNSUPPORTED_STATEMENTS.get(type(node), f"'{type(node).__name__}' statements are not supported")
+            self.fail(UnsupportedSyntaxError, node, message, _CONTROL_FLOW_HINT)
+
+    def expression_statement(self, node: ast.Expr) -> None:
+        value = node.value
+        if isinstance(value, ast.Constant):  # docstrings and ``...``
+            return
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "print":
+            return
+        self.expression(value)  # validated, then dropped: it has no effect on the output
+
+    def bind(self, target: ast.expr, value: Any, statement: ast.stmt) -> None:
+        if isinstance(target, ast.Name):
+            if isinstance(value, (Value, Constant)):
+                value = self.builder.name(value, target.id, self.source.location(statement))
+            self.env[target.id] = value
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            if not isinstance(value, tuple) or len(value) != len(target.elts):
+                count = len(value) if isinstance(value, tuple) else 1
+                self.fail(
+                    UnsupportedSyntaxError,
+                    target,
+                    f"cannot unpack {count} value(s) into {len(target.elts)} names",
+                    "tuple assignment needs a tuple of the same length on the right",
+                )
+            for element, item in zip(target.elts, value):
+                self.bind(element, item, statement)
+        else:
+            self.refuse_target(target)
+
+    def refuse_target(self, target: ast.expr) -> NoReturn:
+        if isinstance(target, ast.Subscript):
+            self.fail(
+                UnsupportedSyntaxError,
+                target,
+                "in-place item assignment is not supported",
+                "build a new value instead (x = x + ...); writes into arrays come in a later version",
+            )
+        if isinstance(target, ast.Attribute):
+            self.fail(UnsupportedSyntaxError, target, "assignment to an attribute is not supported")
+        self.fail(UnsupportedSyntaxError, target, f"cannot assign to {ast.unparse(target)}")
+
+    def bind_import(self, node: ast.Import | ast.ImportFrom) -> None:
+        try:
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    module = importlib.import_module(alias.name)
+                    if alias.asname:
+                        self.env[alias.asname] = PythonObject(module)
+                    else:
+                        top = alias.name.split(".")[0]
+                        self.env[top] = PythonObject(importlib.import_module(top))
+            else:
+                module = importlib.import_module(node.module or "")
+                for alias in node.names:
+                    obj = getattr(module, alias.name)
+                    self.env[alias.asname or alias.name] = self.from_python(obj, node)
+        except (ImportError, AttributeError) as error:
+            self.fail(UnknownNameError, node, f"import failed: {error}")
+
+    # -- names and calls ----------------------------------------------------------------------
+
+    def name(self, node: ast.Name) -> Any:
+        if node.id in self.env:
+            return self.env[node.id]
+        found, obj = self.source.lookup_global(node.id)
+        if not found:
+            self.fail(
+                UnknownNameError,
+                node,
+                f"name '{node.id}' is not defined",
+                "use a parameter, a local assigned earlier, or a module-level name",
+            )
+        return self.from_python(obj, node)
+
+    def from_python(self, obj: Any, node: ast.AST) -> Any:
+        """A Python object found by name -> a constant, a tuple, or an opaque object."""
+        if isinstance(obj, (bool, int, float)) or obj is None:
+            return Constant(obj)
+        if isinstance(obj, np.generic) and isinstance(obj.item(), (bool, int, float)):
+            return Constant(obj.item())
+        if isinstance(obj, tuple) and all(isinstance(item, (bool, int, float)) for item in obj):
+            return tuple(Constant(item) for item in obj)
+        if isinstance(obj, np.ndarray):
+            self.fail(
+                UnsupportedSyntaxError,
+                node,
+                f"'{ast.unparse(node)}' is an array from outside the function",
+                "pass arrays to the function as parameters",
+            )
+        return PythonObject(obj)
+
+    def call_python(self, function: Any, node: ast.Call, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        if isinstance(function, types.FunctionType):
+            return self.inline(function, node, args, kwargs)
+        self.fail(
+            UnknownFunctionError,
+            node.func,
+            f"call to {_describe(function)} is not supported",
+            ops.SUPPORTED_FUNCTIONS_HINT,
+        )
+
+    def inline(self, function: types.FunctionType, node: ast.Call, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        if function.__code__ in self.call_stack:
+            self.fail(
+                UnsupportedSyntaxError,
+                node,
+                f"recursive call to {function.__name__}() is not supported",
+                "gradgen inlines helper functions, so they cannot call themselves",
+            )
+        try:
+            bound = inspect.signature(function).bind(*args, **kwargs)
+        except TypeError as error:
+            self.fail(UnsupportedSyntaxError, node, f"bad call to {function.__name__}(): {error}")
+        bound.apply_defaults()
+        helper = FunctionLowering(read_function(function), self.builder, self.call_stack)
+        helper.check_parameters()
+        for name, value in bound.arguments.items():
+            helper.env[name] = value if not _is_python_value(value) else helper.from_python(value, node)
+        result, _ = helper.lower_body()
+        return result
+
+    def check_parameters(self) -> None:
+        arguments = self.source.tree.args
+        for special, what in ((arguments.vararg, "*args"), (arguments.kwarg, "**kwargs")):
+            if special is not None:
+                self.fail(UnsupportedSyntaxError, special, f"{what} parameters are not supported")
+
+
+def _is_python_value(value: Any) -> bool:
+    return not isinstance(value, (Value, Constant, tuple, PythonObject))
+
+
+def _annotated_scalar(argument: ast.arg) -> bool:
+    return isinstance(argument.annotation, ast.Name) and argument.annotation.id in ("float", "int")
+
+
+def _position(node: ast.AST) -> dict[str, int]:
+    return {
+        "lineno": node.lineno,
+        "col_offset": node.col_offset,
+        "end_lineno": getattr(node, "end_lineno", node.lineno),
+        "end_col_offset": getattr(node, "end_col_offset", node.col_offset),
+    }
+
+
+def _describe(function: Any) -> str:
+    name = getattr(function, "__qualname__", None) or getattr(function, "__name__", None)
+    module = getattr(function, "__module__", None)
+    if name and module and module != "builtins":
+        return f"{module}.{name}()"
+    if name:
+        return f"{name}()"
+    return repr(function)
+

@@ -1,0 +1,209 @@
+"""Constant folding and algebraic simplification.
+
+Every rewrite keeps the id and name of the value it rewrites, so named values survive. An
+identity that drops a float constant (``x * 1.0 -> x``) is applied only where ``x`` is proven
+to be a float already, so an integer argument still gets a float gradient. ``0 * x -> 0`` is
+applied only to scalars (for an array it would change the shape). Negations are pushed
+outwards until two cancel or one turns an addition into a subtraction, which is how the
+sigmoid's backward reaches the cost of the hand-written ``grad * L * (1 - L)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Callable, Union
+
+from gradgen.builder import is_scalar
+from gradgen.ir import Atom, Constant, Equation, Graph, Value, is_constant_number, uses
+from gradgen.ops import OPS
+from gradgen.passes.substitution import substitute, substitute_inputs
+
+# Ops whose result is a float whatever their inputs (given numbers or numeric arrays).
+_ALWAYS_FLOAT = frozenset(
+    {"div", "mean", "cast", "output_seed", "zeros_like", "expand_reduced",
+     "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "tanh", "arctan"}
+)
+# Ops whose result is a float when any input is.
+_FLOAT_IF_ANY = frozenset(
+    {"add", "sub", "mul", "pow", "neg", "abs", "sign", "maximum", "minimum", "copy", "sum",
+     "transpose", "matmul", "dot", "unbroadcast", "matmul_vjp_left", "matmul_vjp_right"}
+)
+
+Rewrite = Union[Atom, list[Equation], None]
+
+
+class _Simplifier:
+    def __init__(self, graph: Graph):
+        self.use_counts = uses(graph)
+        self.producers: dict[int, Equation] = {}
+        self.floats: set[int] = set()
+        ids = [v.id for v in graph.inputs] + [v.id for eq in graph.equations for v in eq.outputs]
+        self.next_id = max(ids, default=-1) + 1
+
+    # -- facts --------------------------------------------------------------------------------
+
+    def is_float(self, atom: Atom) -> bool:
+        if isinstance(atom, Constant):
+            return isinstance(atom.value, float)
+        return atom.id in self.floats
+
+    def record(self, equation: Equation) -> None:
+        self.producers[equation.output.id] = equation
+        if equation.op in _ALWAYS_FLOAT or (
+            equation.op in _FLOAT_IF_ANY and any(self.is_float(a) for a in equation.inputs)
+        ):
+            self.floats.update(v.id for v in equation.outputs)
+
+    def negated(self, atom: Atom) -> Atom | None:
+        """``a`` if ``atom`` is ``-a`` used only here, else None."""
+        if isinstance(atom, Value) and self.use_counts.get(atom.id, 0) == 1:
+            producer = self.producers.get(atom.id)
+            if producer is not None and producer.op == "neg":
+                return producer.inputs[0]
+        return None
+
+    def drops_safely(self, constant: Atom, kept: Atom) -> bool:
+        """Dropping ``constant`` from an operation leaves ``kept``'s type unchanged."""
+        return not (isinstance(constant, Constant) and isinstance(constant.value, float)) or self.is_float(kept)
+
+    def fresh(self, like: Value, scalar: bool) -> Value:
+        value = Value(self.next_id, "", scalar)
+        self.next_id += 1
+        return value
+
+    def build(self, equation: Equation, op: str, inputs: tuple[Atom, ...], *, inner: str | None = None) -> list[Equation]:
+        """``op(*inputs)`` defining equation's output; with ``inner``, ``op(inner(*inputs))``."""
+        if inner is None:
+            return [dataclasses.replace(equation, op=op, inputs=inputs, params=())]
+        scalar = all(is_scalar(a) for a in inputs)
+        temporary = self.fresh(equation.output, scalar)
+        first = Equation(inner, inputs, (temporary,), (), equation.location)
+        return [first, dataclasses.replace(equation, op=op, inputs=(temporary,), params=())]
+
+    # -- rewrites -----------------------------------------------------------------------------
+
+    def rewrite(self, equation: Equation) -> Rewrite:
+        folded = self.fold(equation)
+        if folded is not None:
+            return folded
+        handler = _HANDLERS.get(equation.op)
+        return handler(self, equation) if handler else None
+
+    def fold(self, equation: Equation) -> Constant | None:
+        spec = OPS[equation.op]
+        if spec.fold is None or spec.effect or not equation.inputs:
+            return None
+        if not all(isinstance(a, Constant) and isinstance(a.value, (int, float, bool)) for a in equation.inputs):
+            return None
+        try:
+            result = spec.fold(*(a.value for a in equation.inputs))  # type: ignore[union-attr]
+        except (ArithmeticError, ValueError, TypeError):
+            return None  # leave it for run time, where it fails (or not) as Python would
+        if isinstance(result, complex) or (isinstance(result, float) and not math.isfinite(result)):
+            return None
+        return Constant(result)
+
+    def add(self, eq: Equation) -> Rewrite:
+        x, y = eq.inputs
+        if is_constant_number(y, 0) and self.drops_safely(y, x):
+            return x  # x + 0 -> x
+        if is_constant_number(x, 0) and self.drops_safely(x, y):
+            return y  # 0 + x -> x
+        b = self.negated(y)
+        if b is not None:
+            return self.build(eq, "sub", (x, b))  # a + (-b) -> a - b
+        a = self.negated(x)
+        if a is not None:
+            return self.build(eq, "sub", (y, a))  # (-a) + b -> b - a
+        return None
+
+    def sub(self, eq: Equation) -> Rewrite:
+        x, y = eq.inputs
+        if is_constant_number(y, 0) and self.drops_safely(y, x):
+            return x  # x - 0 -> x
+        if is_constant_number(x, 0) and self.drops_safely(x, y):
+            return self.build(eq, "neg", (y,))  # 0 - x -> -x
+        b = self.negated(y)
+        if b is not None:
+            return self.build(eq, "add", (x, b))  # a - (-b) -> a + b
+        a = self.negated(x)
+        if a is not None:
+            return self.build(eq, "neg", (a, y), inner="add")  # (-a) - b -> -(a + b)
+        return None
+
+    def mul(self, eq: Equation) -> Rewrite:
+        x, y = eq.inputs
+        for constant, other in ((y, x), (x, y)):
+            if is_constant_number(constant, 1) and self.drops_safely(constant, other):
+                return other  # x * 1 -> x
+            if is_constant_number(constant, -1) and self.drops_safely(constant, other):
+                return self.build(eq, "neg", (other,))  # x * -1 -> -x
+            if is_constant_number(constant, 0) and is_scalar(other) and (self.is_float(constant) or self.is_float(other)):
+                return Constant(0.0)  # 0 * x -> 0 (scalars only: an array keeps its shape)
+        return self._pull_negation(eq)
+
+    def div(self, eq: Equation) -> Rewrite:
+        x, y = eq.inputs
+        if is_constant_number(y, 1) and self.is_float(x):
+            return x  # x / 1 -> x
+        return self._pull_negation(eq)
+
+    def _pull_negation(self, eq: Equation) -> Rewrite:
+        x, y = eq.inputs
+        a, b = self.negated(x), self.negated(y)
+        if a is not None and b is not None:
+            return self.build(eq, eq.op, (a, b))  # (-a) * (-b) -> a * b
+        if a is not None:
+            return self.build(eq, "neg", (a, y), inner=eq.op)  # (-a) * b -> -(a * b)
+        if b is not None:
+            return self.build(eq, "neg", (x, b), inner=eq.op)  # a * (-b) -> -(a * b)
+        return None
+
+    def pow(self, eq: Equation) -> Rewrite:
+        x, y = eq.inputs
+        if is_constant_number(y, 1) and self.drops_safely(y, x):
+            return x  # x ** 1 -> x
+        return None
+
+    def neg(self, eq: Equation) -> Rewrite:
+        a = self.negated(eq.inputs[0])
+        if a is not None:
+            return a  # -(-a) -> a
+        return None
+
+
+_HANDLERS: dict[str, Callable[[_Simplifier, Equation], Rewrite]] = {
+    "add": _Simplifier.add,
+    "sub": _Simplifier.sub,
+    "mul": _Simplifier.mul,
+    "div": _Simplifier.div,
+    "pow": _Simplifier.pow,
+    "neg": _Simplifier.neg,
+}
+
+
+def simplify(graph: Graph) -> Graph:
+    """Fold constants and apply the algebraic identities above, each once per round."""
+    simplifier = _Simplifier(graph)
+    replacements: dict[int, Atom] = {}
+    equations: list[Equation] = []
+    changed = False
+    for equation in graph.equations:
+        equation = substitute_inputs(equation, replacements)
+        result = simplifier.rewrite(equation)
+        if result is None:
+            equations.append(equation)
+            simplifier.record(equation)
+            continue
+        changed = True
+        if isinstance(result, list):
+            for new in result:
+                equations.append(new)
+                simplifier.record(new)
+        else:
+            replacements[equation.output.id] = result
+    if not changed:
+        return graph
+    outputs = tuple(substitute(a, replacements) for a in graph.outputs)
+    return Graph(graph.inputs, tuple(equations), outputs)
