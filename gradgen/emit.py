@@ -197,7 +197,7 @@ class _Emitter:
         parameters = {v.name: v.id for v in self.graph.inputs}
         body: list[ast.stmt] = []
         comments = self.comments
-        previous_line: tuple[str, int] | None = None
+        previous_description = ""
         in_backward = False
         for position, (equation, expression, _) in enumerate(statements):
             value = equation.output
@@ -205,10 +205,10 @@ class _Emitter:
                 in_backward = True
                 body.append(self._comment(comments, "backward: adjoints in reverse order (grad_v = dL/dv)"))
             if in_backward and equation.location is not None:
-                key = (equation.location.filename, equation.location.line)
-                if key != previous_line:
-                    previous_line = key
-                    body.append(self._comment(comments, _describe(equation.location)))
+                description = _describe(equation.location)
+                if description != previous_description:
+                    previous_description = description
+                    body.append(self._comment(comments, description))
             if value.name:
                 target = self.names.versioned(value.name, value.id, position, last_use, parameters)
             else:
@@ -241,8 +241,12 @@ class _Emitter:
 
 
 def _describe(location: SourceLocation) -> str:
-    line = location.source_line.strip()
-    return f"{os.path.basename(location.filename)}:{location.line}: {line}"
+    """``file.py:12: <statement>``, naming the user's line for code inlined from a helper."""
+    outer = location.outermost
+    text = f"{os.path.basename(outer.filename)}:{outer.line}: {outer.source_line.strip()}"
+    if outer is not location:
+        text += f"  [inlined from line {location.line}]"
+    return text
 
 
 def _builtin_names(graph: Graph, signature: Signature) -> set[str]:

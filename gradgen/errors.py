@@ -24,6 +24,12 @@ class SourceLocation:
     filename: str
     line: int
     column: int
+    # Where the function containing this place was inlined, for code from a helper function.
+    call_site: SourceLocation | None = None
+
+    @property
+    def outermost(self) -> SourceLocation:
+        return self.call_site.outermost if self.call_site is not None else self
 
     @property
     def source_line(self) -> str:

@@ -20,6 +20,7 @@ gets a new SSA value; a value is named after the user's variable it is assigned 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import importlib
 import inspect
 import types
@@ -108,9 +109,11 @@ class FunctionLowering(ExpressionLowering):
         source: FunctionSource,
         builder: GraphBuilder,
         call_stack: tuple[types.CodeType, ...],
+        call_site: SourceLocation | None = None,
     ):
         super().__init__(builder)
         self.source = source
+        self.call_site = call_site
         self.env: dict[str, Any] = {}
         self.call_stack = call_stack + (source.function.__code__,)
 
@@ -120,7 +123,10 @@ class FunctionLowering(ExpressionLowering):
         raise kind(message, self.source.location(node), hint)
 
     def location(self, node: ast.AST) -> SourceLocation:
-        return self.source.location(node)
+        location = self.source.location(node)
+        if self.call_site is None:
+            return location
+        return dataclasses.replace(location, call_site=self.call_site)
 
     # -- parameters and body ----------------------------------------------------------------
 
@@ -200,7 +206,7 @@ class FunctionLowering(ExpressionLowering):
     def bind(self, target: ast.expr, value: Any, statement: ast.stmt) -> None:
         if isinstance(target, ast.Name):
             if isinstance(value, (Value, Constant)):
-                value = self.builder.name(value, target.id, self.source.location(statement))
+                value = self.builder.name(value, target.id, self.location(statement))
             self.env[target.id] = value
         elif isinstance(target, (ast.Tuple, ast.List)):
             if not isinstance(value, tuple) or len(value) != len(target.elts):
@@ -301,7 +307,7 @@ class FunctionLowering(ExpressionLowering):
         except TypeError as error:
             self.fail(UnsupportedSyntaxError, node, f"bad call to {function.__name__}(): {error}")
         bound.apply_defaults()
-        helper = FunctionLowering(read_function(function), self.builder, self.call_stack)
+        helper = FunctionLowering(read_function(function), self.builder, self.call_stack, self.location(node))
         helper.check_parameters()
         for name, value in bound.arguments.items():
             helper.env[name] = value if not _is_python_value(value) else helper.from_python(value, node)

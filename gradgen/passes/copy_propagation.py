@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gradgen.ir import Atom, Graph
-from gradgen.passes.substitution import substitute, substitute_inputs
+from gradgen.passes.substitution import rebuild, substitute_inputs
 
 
 def propagate_copies(graph: Graph) -> Graph:
@@ -18,5 +18,4 @@ def propagate_copies(graph: Graph) -> Graph:
         equations.append(equation)
     if not replacements:
         return graph
-    outputs = tuple(substitute(a, replacements) for a in graph.outputs)
-    return type(graph)(graph.inputs, tuple(equations), outputs)
+    return rebuild(graph, equations, replacements)

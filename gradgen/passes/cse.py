@@ -6,7 +6,7 @@ from typing import Hashable
 
 from gradgen.ir import Atom, Graph, Value
 from gradgen.ops import OPS
-from gradgen.passes.substitution import substitute, substitute_inputs
+from gradgen.passes.substitution import rebuild, substitute_inputs
 
 # Ops whose operands may be swapped without changing the result (max/min are not: their
 # tie convention favours the first argument).
@@ -38,5 +38,4 @@ def eliminate_common_subexpressions(graph: Graph) -> Graph:
         equations.append(equation)
     if not replacements:
         return graph
-    outputs = tuple(substitute(a, replacements) for a in graph.outputs)
-    return type(graph)(graph.inputs, tuple(equations), outputs)
+    return rebuild(graph, equations, replacements)

@@ -17,7 +17,7 @@ from typing import Callable, Union
 from gradgen.builder import is_scalar
 from gradgen.ir import Atom, Constant, Equation, Graph, Value, is_constant_number, uses
 from gradgen.ops import OPS
-from gradgen.passes.substitution import substitute, substitute_inputs
+from gradgen.passes.substitution import rebuild, substitute_inputs
 
 # Ops whose result is a float whatever their inputs (given numbers or numeric arrays).
 _ALWAYS_FLOAT = frozenset(
@@ -205,5 +205,4 @@ def simplify(graph: Graph) -> Graph:
             replacements[equation.output.id] = result
     if not changed:
         return graph
-    outputs = tuple(substitute(a, replacements) for a in graph.outputs)
-    return Graph(graph.inputs, tuple(equations), outputs)
+    return rebuild(graph, equations, replacements)

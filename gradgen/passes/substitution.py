@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from gradgen.ir import Atom, Equation, Value
+from gradgen.ir import Atom, Equation, Graph, Value
 
 
 def substitute(atom: Atom, replacements: dict[int, Atom]) -> Atom:
@@ -20,3 +20,39 @@ def substitute_inputs(equation: Equation, replacements: dict[int, Atom]) -> Equa
     if inputs == equation.inputs:
         return equation
     return dataclasses.replace(equation, inputs=inputs)
+
+
+def rebuild(graph: Graph, equations: list[Equation], replacements: dict[int, Atom]) -> Graph:
+    """``graph`` with new ``equations`` and its outputs substituted.
+
+    A user name is never lost to a rewrite: when a named value was replaced by an unnamed
+    temporary, the temporary takes the name (``grad_s3 = -(-t)`` -> ``grad_s3 = t``).
+    """
+    outputs = tuple(substitute(a, replacements) for a in graph.outputs)
+    old_names = {v.id: v.name for eq in graph.equations for v in eq.outputs if v.name}
+    adopted: dict[int, str] = {}
+    for old_id, atom in replacements.items():
+        name = old_names.get(old_id)
+        if name and isinstance(atom, Value) and not atom.name and atom.id not in adopted:
+            adopted[atom.id] = name
+    result = Graph(graph.inputs, tuple(equations), outputs)
+    return rename(result, adopted) if adopted else result
+
+
+def rename(graph: Graph, names: dict[int, str]) -> Graph:
+    """``graph`` with the values whose ids are in ``names`` renamed."""
+
+    def fix(atom: Atom) -> Atom:
+        if isinstance(atom, Value) and atom.id in names:
+            return dataclasses.replace(atom, name=names[atom.id])
+        return atom
+
+    equations = tuple(
+        dataclasses.replace(
+            eq,
+            inputs=tuple(fix(a) for a in eq.inputs),
+            outputs=tuple(fix(v) for v in eq.outputs),  # type: ignore[misc]
+        )
+        for eq in graph.equations
+    )
+    return Graph(graph.inputs, equations, tuple(fix(a) for a in graph.outputs))
