@@ -50,8 +50,8 @@ class GraphBuilder:
     def next_id(self) -> int:
         return self._next_id
 
-    def new_value(self, name: str = "", scalar: bool = False) -> Value:
-        value = Value(self._next_id, name, scalar)
+    def new_value(self, name: str = "", scalar: bool = False, adjoint_of: int | None = None) -> Value:
+        value = Value(self._next_id, name, scalar, adjoint_of)
         self._next_id += 1
         return value
 
@@ -62,13 +62,14 @@ class GraphBuilder:
         params: Params = (),
         location: SourceLocation | None = None,
         name: str = "",
+        adjoint_of: int | None = None,
     ) -> Value:
         key = (op, inputs, params)
         if self._hash_cons and not OPS[op].effect:
             existing = self._table.get(key)
             if existing is not None:
                 return existing
-        output = self.new_value(name, result_is_scalar(op, inputs, params))
+        output = self.new_value(name, result_is_scalar(op, inputs, params), adjoint_of)
         self.append(Equation(op, inputs, (output,), params, location))
         if self._hash_cons:
             self._table[key] = output
@@ -82,12 +83,21 @@ class GraphBuilder:
             self._defined_at[value.id] = len(self.equations)
         self.equations.append(equation)
 
-    def name(self, value: Atom, name: str, location: SourceLocation | None = None) -> Value:
-        """Give ``value`` the user's ``name``: rename a fresh temporary, else add a copy."""
-        if isinstance(value, Value) and self._is_fresh_temporary(value):
+    def name(
+        self,
+        value: Atom,
+        name: str,
+        location: SourceLocation | None = None,
+        *,
+        adjoint_of: int | None = None,
+        rename: bool = True,
+    ) -> Value:
+        """Give ``value`` a name: rename it if it is a fresh temporary nothing reads yet (and
+        ``rename`` allows it), else add ``name = copy(value)``."""
+        if rename and isinstance(value, Value) and self._is_fresh_temporary(value):
             index = self._defined_at[value.id]
             equation = self.equations[index]
-            renamed = Value(value.id, name, value.scalar)
+            renamed = Value(value.id, name, value.scalar, adjoint_of)
             outputs = tuple(renamed if v.id == value.id else v for v in equation.outputs)
             self.equations[index] = Equation(
                 equation.op, equation.inputs, outputs, equation.params, equation.location
@@ -95,7 +105,7 @@ class GraphBuilder:
             if self._hash_cons:
                 self._table[(equation.op, equation.inputs, equation.params)] = renamed
             return renamed
-        return self.add("copy", (value,), location=location, name=name)
+        return self.add("copy", (value,), location=location, name=name, adjoint_of=adjoint_of)
 
     def _is_fresh_temporary(self, value: Value) -> bool:
         return not value.name and value.id not in self._used and value.id in self._defined_at

@@ -209,8 +209,11 @@ class _Emitter:
                 if description != previous_description:
                     previous_description = description
                     body.append(self._comment(comments, description))
-            if value.name:
-                target = self.names.versioned(value.name, value.id, position, last_use, parameters)
+            hint = value.name
+            if value.adjoint_of is not None and value.adjoint_of in self.value_names:
+                hint = "grad_" + self.value_names[value.adjoint_of]  # grad_a_1 for a_1
+            if hint:
+                target = self.names.versioned(hint, value.id, position, last_use, parameters)
             else:
                 target = self.names.temporary()
             self.value_names[value.id] = target

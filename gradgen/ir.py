@@ -33,6 +33,8 @@ class Value:
     id: int
     name: str = ""
     scalar: bool = False
+    # For an adjoint: the id of the value it is the gradient of (the emitter names it after it).
+    adjoint_of: int | None = None
 
     def __str__(self) -> str:
         return f"{self.name or 't'}#{self.id}{':scalar' if self.scalar else ''}"

@@ -269,10 +269,10 @@ class FunctionLowering(ExpressionLowering):
 
     def from_python(self, obj: Any, node: ast.AST) -> Any:
         """A Python object found by name -> a constant, a tuple, or an opaque object."""
-        if isinstance(obj, (bool, int, float)) or obj is None:
-            return Constant(obj)
         if isinstance(obj, np.generic) and isinstance(obj.item(), (bool, int, float)):
             return Constant(obj.item())
+        if isinstance(obj, (bool, int, float)) or obj is None:
+            return Constant(obj)
         if isinstance(obj, tuple) and all(isinstance(item, (bool, int, float)) for item in obj):
             return tuple(Constant(item) for item in obj)
         if isinstance(obj, np.ndarray):

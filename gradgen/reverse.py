@@ -33,12 +33,11 @@ def differentiate(graph: Graph, wrt: tuple[int, ...], *, check_output: bool) -> 
 
     adjoints: dict[int, Atom] = {}
     if isinstance(output, Value):
-        hint = _adjoint_name(output)
+        location = _location_of(graph, output)
         if check_output:
-            adjoints[output.id] = builder.add("output_seed", (output,), location=_location_of(graph, output), name=hint)
+            adjoints[output.id] = builder.add("output_seed", (output,), location=location, name=_adjoint_name(output, "output"), adjoint_of=output.id)
         elif output.id in needed:
-            seed = Constant(1.0)
-            adjoints[output.id] = builder.name(seed, hint, _location_of(graph, output)) if hint else seed
+            adjoints[output.id] = builder.name(Constant(1.0), _adjoint_name(output, "output"), location, adjoint_of=output.id)
 
     for equation in reversed(graph.equations):
         adjoint = adjoints.get(equation.output.id)
@@ -47,25 +46,36 @@ def differentiate(graph: Graph, wrt: tuple[int, ...], *, check_output: bool) -> 
         wanted = tuple(isinstance(a, Value) and a.id in needed for a in equation.inputs)
         if not any(wanted):
             continue
+        first_new_id = builder.next_id
         gradients = rules.instantiate(equation, adjoint, wanted, builder)
+        claimed: set[int] = set()
         for position, (atom, gradient) in enumerate(zip(equation.inputs, gradients)):
             if gradient is None or not isinstance(atom, Value):
                 continue
             if _needs_unbroadcast(equation, position):
                 gradient = builder.add("unbroadcast", (gradient, atom), location=equation.location)
-            _accumulate(adjoints, atom, gradient, builder, equation)
+            # Only a value this rule just created may take the adjoint's name; anything older
+            # (grad_z itself, for add) is referred to elsewhere and gets a named copy instead.
+            fresh = isinstance(gradient, Value) and gradient.id >= first_new_id and gradient.id not in claimed
+            if isinstance(gradient, Value):
+                claimed.add(gradient.id)
+            _accumulate(adjoints, atom, gradient, builder, equation, fresh)
 
     gradients = tuple(_final_gradient(adjoints, value, builder) for value in wrt_values)
     return builder.finish(graph.inputs, graph.outputs + gradients)
 
 
-def _accumulate(adjoints: dict[int, Atom], value: Value, gradient: Atom, builder: GraphBuilder, equation: Equation) -> None:
+def _accumulate(
+    adjoints: dict[int, Atom], value: Value, gradient: Atom, builder: GraphBuilder, equation: Equation, fresh: bool
+) -> None:
     hint = _adjoint_name(value)
     previous = adjoints.get(value.id)
     if previous is None:
-        adjoints[value.id] = builder.name(gradient, hint, equation.location) if hint else gradient
+        if hint or fresh:
+            gradient = builder.name(gradient, hint, equation.location, adjoint_of=value.id, rename=fresh)
+        adjoints[value.id] = gradient
     else:
-        adjoints[value.id] = builder.add("add", (previous, gradient), location=equation.location, name=hint)
+        adjoints[value.id] = builder.add("add", (previous, gradient), location=equation.location, name=hint, adjoint_of=value.id)
 
 
 def _final_gradient(adjoints: dict[int, Atom], value: Value, builder: GraphBuilder) -> Atom:
@@ -74,7 +84,7 @@ def _final_gradient(adjoints: dict[int, Atom], value: Value, builder: GraphBuild
         return gradient
     if value.scalar:
         return Constant(0.0)
-    return builder.add("zeros_like", (value,), name=_adjoint_name(value))
+    return builder.add("zeros_like", (value,), name=_adjoint_name(value), adjoint_of=value.id)
 
 
 def _needs_unbroadcast(equation: Equation, position: int) -> bool:
@@ -101,8 +111,9 @@ def _on_path(graph: Graph, wrt: tuple[Value, ...], output: Atom) -> set[int]:
     return depends_on_wrt & output_depends
 
 
-def _adjoint_name(value: Value) -> str:
-    return f"grad_{value.name}" if value.name else ""
+def _adjoint_name(value: Value, default: str = "") -> str:
+    name = value.name or default
+    return f"grad_{name}" if name else ""
 
 
 def _location_of(graph: Graph, value: Value):

@@ -29,22 +29,23 @@ def rebuild(graph: Graph, equations: list[Equation], replacements: dict[int, Ato
     temporary, the temporary takes the name (``grad_s3 = -(-t)`` -> ``grad_s3 = t``).
     """
     outputs = tuple(substitute(a, replacements) for a in graph.outputs)
-    old_names = {v.id: v.name for eq in graph.equations for v in eq.outputs if v.name}
-    adopted: dict[int, str] = {}
+    named = {v.id: v for eq in graph.equations for v in eq.outputs if v.name}
+    adopted: dict[int, Value] = {}
     for old_id, atom in replacements.items():
-        name = old_names.get(old_id)
-        if name and isinstance(atom, Value) and not atom.name and atom.id not in adopted:
-            adopted[atom.id] = name
+        old = named.get(old_id)
+        if old is not None and isinstance(atom, Value) and not atom.name and atom.id not in adopted:
+            adopted[atom.id] = old
     result = Graph(graph.inputs, tuple(equations), outputs)
     return rename(result, adopted) if adopted else result
 
 
-def rename(graph: Graph, names: dict[int, str]) -> Graph:
-    """``graph`` with the values whose ids are in ``names`` renamed."""
+def rename(graph: Graph, names: dict[int, Value]) -> Graph:
+    """``graph`` with the values whose ids are in ``names`` given those values' names."""
 
     def fix(atom: Atom) -> Atom:
         if isinstance(atom, Value) and atom.id in names:
-            return dataclasses.replace(atom, name=names[atom.id])
+            source = names[atom.id]
+            return dataclasses.replace(atom, name=source.name, adjoint_of=source.adjoint_of)
         return atom
 
     equations = tuple(

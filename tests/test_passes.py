@@ -1,0 +1,117 @@
+"""Optimization passes: each a pure Graph -> Graph, together run to a fixed point."""
+
+from gradgen import api, passes
+from gradgen.ir import Constant, Equation, Graph, Value, verify
+from gradgen.passes.copy_propagation import propagate_copies
+from gradgen.passes.cse import eliminate_common_subexpressions
+from gradgen.passes.dce import eliminate_dead_code
+from gradgen.passes.simplify import simplify
+from tests import seed_functions as seeds
+
+x = Value(0, "x", True)
+y = Value(1, "y", True)
+
+
+def graph_of(*equations, inputs=(x, y)):
+    return Graph(inputs, tuple(equations), (equations[-1].output,))
+
+
+def test_folding_constants():
+    t = Value(2, "", True)
+    graph = simplify(graph_of(Equation("mul", (Constant(2.0), Constant(3.0)), (t,))))
+    assert graph.equations == () and graph.outputs == (Constant(6.0),)
+
+
+def test_folding_leaves_domain_errors_for_run_time():
+    t = Value(2, "", True)
+    graph = graph_of(Equation("log", (Constant(-1.0),), (t,), (("lib", "math"),)))
+    assert simplify(graph) == graph
+
+
+def test_multiplying_by_one_is_dropped_only_when_the_type_stays_float():
+    product, t = Value(2, "p", True), Value(3, "", True)
+    # x is a parameter: it might be an int, and x * 1.0 is then a float: keep it.
+    keep = graph_of(Equation("mul", (x, Constant(1.0)), (product,)))
+    assert simplify(keep) == keep
+    # x / y is a float: x / y * 1.0 -> x / y
+    drop = graph_of(Equation("div", (x, y), (t,)), Equation("mul", (t, Constant(1.0)), (product,)))
+    simplified = simplify(drop)
+    assert [eq.op for eq in simplified.equations] == ["div"] and simplified.outputs[0].name == "p"
+    # An int 1 never changes the type.
+    assert simplify(graph_of(Equation("mul", (Constant(1), x), (product,)))).outputs == (x,)
+
+
+def test_zero_times_a_scalar_is_zero_but_not_for_arrays():
+    t = Value(2, "t", True)
+    assert simplify(graph_of(Equation("mul", (x, Constant(0.0)), (t,)))).outputs == (Constant(0.0),)
+    array = Value(5, "a", False)
+    u = Value(6, "u", False)
+    graph = Graph((array,), (Equation("mul", (array, Constant(0.0)), (u,)),), (u,))
+    assert simplify(graph) == graph
+
+
+def test_negations_cancel_through_products():
+    n1, m, n2 = Value(2, "", True), Value(3, "", True), Value(4, "g", True)
+    graph = graph_of(
+        Equation("neg", (x,), (n1,)),
+        Equation("mul", (n1, y), (m,)),
+        Equation("neg", (m,), (n2,)),
+    )
+    optimized = passes.optimize(graph, check=True)
+    assert [eq.op for eq in optimized.equations] == ["mul"]
+    assert optimized.outputs[0].name == "g"  # the user's name survives the rewrite
+
+
+def test_adding_a_negation_is_a_subtraction():
+    n, s = Value(2, "", True), Value(3, "s", True)
+    graph = passes.optimize(graph_of(Equation("neg", (y,), (n,)), Equation("add", (x, n), (s,))))
+    assert [(eq.op, eq.inputs) for eq in graph.equations] == [("sub", (x, y))]
+
+
+def test_cse_merges_repeats_including_swapped_operands():
+    a, b, c = Value(2, "a", True), Value(3, "b", True), Value(4, "c", True)
+    graph = eliminate_common_subexpressions(
+        graph_of(Equation("mul", (x, y), (a,)), Equation("mul", (y, x), (b,)), Equation("add", (a, b), (c,)))
+    )
+    assert [eq.op for eq in graph.equations] == ["mul", "add"]
+    assert graph.equations[1].inputs == (a, a)
+
+
+def test_cse_keeps_max_operand_order():
+    a, b = Value(2, "a", True), Value(3, "b", True)
+    params = (("lib", "builtins"),)
+    graph = graph_of(Equation("maximum", (x, y), (a,), params), Equation("maximum", (y, x), (b,), params))
+    assert eliminate_common_subexpressions(graph) == graph
+
+
+def test_dce_and_copy_propagation():
+    a, b, c = Value(2, "a", True), Value(3, "b", True), Value(4, "c", True)
+    graph = graph_of(Equation("mul", (x, y), (a,)), Equation("copy", (x,), (b,)), Equation("add", (b, y), (c,)))
+    propagated = propagate_copies(graph)
+    assert [eq.op for eq in propagated.equations] == ["mul", "add"] and propagated.equations[1].inputs == (x, y)
+    assert [eq.op for eq in eliminate_dead_code(propagated).equations] == ["add"]
+
+
+def test_effects_survive_dce():
+    seed = Value(2, "grad_L", True)
+    graph = Graph((x,), (Equation("output_seed", (x,), (seed,)),), (x,))
+    assert eliminate_dead_code(graph) == graph
+
+
+def test_optimize_reaches_a_fixed_point():
+    gradient = api.grad(seeds.neuron, wrt=(0, 1, 2, 3, 4))
+    assert passes.optimize(gradient.graph) == gradient.graph
+    verify(gradient.graph)
+
+
+def count_operations(graph):
+    return sum(eq.op != "copy" for eq in graph.equations)
+
+
+def test_optimized_neuron_costs_no_more_than_the_seeds_flat_code():
+    # The seed's flat code: 4 ops forward + sigmoid (neg, exp, add, div) + 3 ops for
+    # grad_L * (1 - L) * L + 4 products = 15 operations.
+    optimized = api.grad(seeds.neuron, wrt=(0, 1, 2, 3, 4)).graph
+    textbook = api.grad(seeds.neuron, wrt=(0, 1, 2, 3, 4), optimize=False).graph
+    assert count_operations(optimized) <= 15
+    assert count_operations(optimized) < count_operations(textbook)
