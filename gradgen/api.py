@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import functools
 import linecache
+import os
 import types
 from typing import Any, Callable, Sequence, Union
 
@@ -20,6 +21,9 @@ from gradgen.ir import Graph, Value, verify
 from gradgen.parse import ParsedFunction, parse_function
 
 Wrt = Union[int, str, Sequence[Union[int, str]]]
+
+# The test suite sets this to verify the graph after every optimization pass.
+VERIFY_EVERY_PASS = os.environ.get("GRADGEN_VERIFY_PASSES") == "1"
 
 
 def grad(f: Callable[..., Any] | None = None, wrt: Wrt = 0, *, optimize: bool = True, has_aux: bool = False) -> Any:
@@ -66,7 +70,7 @@ def _compile(f: Any, wrt: Wrt, *, optimize: bool, has_aux: bool, with_value: boo
         backward_from = reverse.next_id(graph)
         graph = reverse.differentiate(graph, indices, check_output=not proven_scalar)
         if optimize:
-            graph = passes.optimize(graph)
+            graph = passes.optimize(graph, check=VERIFY_EVERY_PASS)
         verify(graph)
         layout = _layout(len(graph.outputs) - len(indices), len(indices), single, has_aux, with_value)
         name = ("value_and_grad_" if with_value else "grad_") + f.__name__
