@@ -35,9 +35,17 @@ class Value:
     scalar: bool = False
     # For an adjoint: the id of the value it is the gradient of (the emitter names it after it).
     adjoint_of: int | None = None
+    # Known only in a graph specialized for concrete arguments (see shapes.py): the shape, and
+    # the dtype ("float64"...; "float"/"int"/"bool" for Python numbers).
+    shape: tuple[int, ...] | None = None
+    dtype: str | None = None
 
     def __str__(self) -> str:
-        return f"{self.name or 't'}#{self.id}{':scalar' if self.scalar else ''}"
+        if self.shape is not None:
+            kind = f":{self.dtype}[{','.join(map(str, self.shape))}]"
+        else:
+            kind = ":scalar" if self.scalar else ""
+        return f"{self.name or 't'}#{self.id}{kind}"
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -9,14 +9,19 @@
   also be run on symbols, symbolically (``simplify(a - b) == 0``): "equal", "different" or
   "undecided".
 * ``report.ok`` is True iff every partial agrees numerically and none is symbolically different.
+  At a kink (max(x, y) with x == y, abs at 0) sympy's derivative takes Heaviside(0) = 1/2 while
+  gradgen picks a subgradient; the numbers then differ and the report says the point is a kink.
 
 Scalar functions only for now; array arguments are refused with a clear error.
 """
 
 from __future__ import annotations
 
+import ast
 import math
 import numbers
+import operator
+import random
 import types
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -58,15 +63,18 @@ def symbolic_gradient(
     """gradgen's emitted gradients as sympy expressions, or None if they cannot run on symbols.
 
     The emitted ``gradient.source`` is executed over the forward's patched globals, with
-    ``import math`` / ``import numpy`` answered by the sympy stand-ins.
+    ``import math`` / ``import numpy`` answered by the sympy stand-ins and each comparison
+    (gradgen routes max/min/relu adjoints with ``grad * (x >= y)``) turned into a 0/1 Piecewise.
     """
     source = getattr(gradient, "source", None)
     if not isinstance(source, str):
         return None
     try:
-        code = compile(source, _EMITTED_FILENAME, "exec")
+        tree = ast.fix_missing_locations(_ComparisonsToIndicators().visit(ast.parse(source)))
+        code = compile(tree, _EMITTED_FILENAME, "exec")
         rebuilder = Rebuilder()
         before = dict(rebuilder.globals_for(forward.__globals__, code))  # type: ignore
+        before[_INDICATOR] = _indicator
         namespace = dict(before)
         exec(code, namespace)
         emitted = _emitted_function(namespace, getattr(gradient, "__name__", ""))
@@ -82,6 +90,52 @@ def symbolic_gradient(
         return tuple(as_expression(value, "gradgen's gradient returned") for value in values)
     except Exception:  # e.g. `if x > 0` on a symbol: the numeric comparison still stands
         return None
+
+
+_INDICATOR = "__gradgen_check_indicator__"
+
+_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "Lt": operator.lt, "LtE": operator.le, "Gt": operator.gt, "GtE": operator.ge,
+    "Eq": operator.eq, "NotEq": operator.ne,
+}  # fmt: skip
+
+
+class _ComparisonsToIndicators(ast.NodeTransformer):
+    """``g * (a >= b)`` -> ``g * __gradgen_check_indicator__("GtE", a, b)``.
+
+    Only comparisons used as numbers (operands of arithmetic) change; a comparison that decides
+    a branch keeps raising on symbols, so that such code is reported as undecided.
+    """
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        node.left = self._indicator_call(node.left)
+        node.right = self._indicator_call(node.right)
+        return node
+
+    def _indicator_call(self, operand: ast.expr) -> ast.expr:
+        if not isinstance(operand, ast.Compare) or len(operand.ops) != 1:
+            return operand
+        relation = type(operand.ops[0]).__name__
+        if relation not in _COMPARISONS:
+            return operand
+        arguments = [ast.Constant(relation), operand.left, operand.comparators[0]]
+        call = ast.Call(ast.Name(_INDICATOR, ast.Load()), arguments, [])
+        return ast.copy_location(call, operand)
+
+
+def _indicator(relation: str, left: Any, right: Any) -> Any:
+    """1 where the comparison holds, else 0: what ``gradient * (a >= b)`` means on numbers."""
+    if not isinstance(left, sympy.Basic) and not isinstance(right, sympy.Basic):
+        return _COMPARISONS[relation](left, right)
+    # A step function, like sympy's own derivative of Max/Min/Abs; the second argument is
+    # its value at the tie, which follows the comparison's strictness.
+    if relation in ("Gt", "GtE"):
+        return sympy.Heaviside(left - right, 1 if relation == "GtE" else 0)
+    if relation in ("Lt", "LtE"):
+        return sympy.Heaviside(right - left, 1 if relation == "LtE" else 0)
+    condition = sympy.Eq(left, right) if relation == "Eq" else sympy.Ne(left, right)
+    return sympy.Piecewise((1, condition), (0, True))
 
 
 def _is_emitted(value: Any) -> bool:
@@ -124,22 +178,45 @@ def _exact(value: float) -> sympy.Expr:
 def symbolic_status(
     sympy_derivative: sympy.Expr, gradgen_expression: sympy.Expr | None
 ) -> SymbolicStatus:
-    """Whether two derivative expressions are provably equal, provably different, or neither."""
+    """Whether two derivative expressions are equal, different, or neither could be shown.
+
+    "equal": their difference simplifies to 0, once every step function takes sympy's value
+    at its kink (at max(x, y) with x == y sympy says 1/2, gradgen picks a subgradient; both
+    are right). "different": they differ at one of a few seeded random real points.
+    "undecided": anything else.
+    """
     if gradgen_expression is None:
         return "undecided"
     try:
-        difference = sympy.simplify(sympy_derivative - gradgen_expression)
-        if difference == 0:
+        difference = _steps_as_sympy_does(sympy_derivative - gradgen_expression)
+        if sympy.simplify(difference) == 0:
             return "equal"
-        # equals() tests at random points: a difference confined to a kink is not "different".
-        verdict = difference.equals(0)
-    except Exception:
+        if _differ_somewhere(sympy_derivative, gradgen_expression):
+            return "different"
+    except Exception:  # simplify and friends can fail on exotic expressions
         return "undecided"
-    if verdict is True:
-        return "equal"
-    if verdict is False:
-        return "different"
     return "undecided"
+
+
+def _steps_as_sympy_does(expression: sympy.Expr) -> sympy.Expr:
+    return expression.replace(sympy.Heaviside, _heaviside_with_default_kink)
+
+
+def _heaviside_with_default_kink(argument: sympy.Expr, *_value_at_kink: Any) -> sympy.Expr:
+    return sympy.Heaviside(argument)
+
+
+def _differ_somewhere(first: sympy.Expr, second: sympy.Expr, tries: int = 8) -> bool:
+    symbols = sorted(first.free_symbols | second.free_symbols, key=str)
+    generator = random.Random(0)  # seeded: the same verdict on every run
+    for _ in range(tries):
+        # Random points almost surely miss kinks, where the two may legitimately differ.
+        point = {s: generator.choice((-1, 1)) * generator.uniform(0.1, 2.0) for s in symbols}
+        a, b = evaluate_at(first, point), evaluate_at(second, point)
+        if math.isfinite(a) and math.isfinite(b):  # skip points outside either's domain
+            if not math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9):
+                return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +230,7 @@ class PartialCheck:
     symbolic_status: SymbolicStatus
     ok: bool
     gradgen_expression: sympy.Expr | None = None
+    on_a_kink: bool = False  # a step in sympy's derivative switches exactly at the point
 
 
 def compare_partial(
@@ -174,7 +252,14 @@ def compare_partial(
         symbolic_status=status,
         ok=agree and status != "different",
         gradgen_expression=gradgen_expression,
+        on_a_kink=_on_a_kink(sympy_derivative, point),
     )
+
+
+def _on_a_kink(derivative: sympy.Expr, point: Mapping[sympy.Symbol, float]) -> bool:
+    exact = {symbol: _exact(value) for symbol, value in point.items()}
+    steps = derivative.atoms(sympy.Heaviside, sympy.sign)
+    return any(step.args[0].subs(exact) == 0 for step in steps)
 
 
 # --- the report ------------------------------------------------------------------------------
@@ -222,9 +307,12 @@ class CheckReport:
             if partial.ok:
                 continue
             if not values_agree(partial.gradgen_value, partial.sympy_value):
+                kink = ""
+                if partial.on_a_kink:
+                    kink = "; on a kink, where sympy takes Heaviside(0) = 1/2"
                 problems.append(
                     f"{partial.name} (gradgen {partial.gradgen_value!r}, "
-                    f"sympy {partial.sympy_value!r})"
+                    f"sympy {partial.sympy_value!r}{kink})"
                 )
             else:
                 problems.append(f"{partial.name} (symbolically different)")

@@ -18,6 +18,7 @@ from gradgen.builder import is_scalar
 from gradgen.ir import Atom, Constant, Equation, Graph, Value, is_constant_number, uses
 from gradgen.ops import OPS
 from gradgen.passes.substitution import rebuild, substitute_inputs
+from gradgen.shapes import is_float_dtype
 
 # Ops whose result is a float whatever their inputs (given numbers or numeric arrays).
 _ALWAYS_FLOAT = frozenset(
@@ -46,7 +47,7 @@ class _Simplifier:
     def is_float(self, atom: Atom) -> bool:
         if isinstance(atom, Constant):
             return isinstance(atom.value, float)
-        return atom.id in self.floats
+        return atom.id in self.floats or is_float_dtype(atom.dtype)
 
     def record(self, equation: Equation) -> None:
         self.producers[equation.output.id] = equation

@@ -1,0 +1,124 @@
+"""Dispatch: one backward function per (type, shape, dtype) of the arguments, compiled on first use.
+
+The generic backward is correct for every shape: where it cannot know whether numpy broadcast
+an argument, it calls ``runtime`` helpers that find out at run time. When the arguments are
+arrays, the function gradgen returns is a small emitted dispatcher: it looks the arguments'
+shapes and dtypes up in a cache and calls the backward specialized for them, compiling it the
+first time (``shapes.stamp_shapes`` -> ``passes.specialize`` -> ``passes.optimize`` -> emit),
+like a jit. Where specialization cannot decide something, the generic function is used.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any, Callable
+
+from gradgen import emit, passes, shapes
+from gradgen.ir import Graph, verify
+from gradgen.passes.specialize import specialize
+
+_MAX_SPECIALIZATIONS = 64
+
+Loader = Callable[[str, str], Any]
+
+
+class Specializations:
+    """The cache of specialized backward functions of one gradient."""
+
+    def __init__(self, graph: Graph, signature: emit.Signature, name: str, layout: emit.Layout, backward_from: int, generic: Any, load: Loader, verify_passes: bool):
+        self.graph = graph
+        self.signature = signature
+        self.name = name
+        self.layout = layout
+        self.backward_from = backward_from
+        self.generic = generic
+        self.load = load
+        self.verify_passes = verify_passes
+        self.cache: dict[tuple[Any, ...], Any] = {}
+        self.sources: dict[tuple[Any, ...], str] = {}
+        # Arguments proven scalar at compile time need no place in the key.
+        self.keyed = tuple(i for i, value in enumerate(graph.inputs) if not value.scalar)
+
+    def key(self, arguments: tuple[Any, ...]) -> tuple[Any, ...]:
+        key: list[Any] = []
+        for i in self.keyed:
+            argument = arguments[i]
+            key += [type(argument), getattr(argument, "shape", None), getattr(argument, "dtype", None)]
+        return tuple(key)
+
+    def compile_for(self, key: tuple[Any, ...], arguments: tuple[Any, ...]) -> Any:
+        """The backward for these arguments' shapes (generic where it cannot specialize)."""
+        function, source = self.generic, None
+        try:
+            graph = shapes.stamp_shapes(self.graph, arguments)
+        except shapes.ShapeError:
+            graph = None
+        if graph is not None:
+            graph = passes.optimize(specialize(graph), check=self.verify_passes)
+            verify(graph)
+            source = emit.emit_source(graph, self.signature, name=self.name, layout=self.layout, backward_from=self.backward_from)
+            function = self.load(source, self.name)
+        if len(self.cache) >= _MAX_SPECIALIZATIONS:
+            self.cache.clear()
+            self.sources.clear()
+        self.cache[key] = function
+        self.sources[key] = source or self.generic.source
+        return function
+
+    def source_for(self, *args: Any, **kwargs: Any) -> str:
+        """The specialized backward source for these arguments (compiled if not yet)."""
+        arguments = self.bind(args, kwargs)
+        key = self.key(arguments)
+        if key not in self.sources:
+            self.compile_for(key, arguments)
+        return self.sources[key]
+
+    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+        import inspect
+
+        bound = inspect.signature(self.generic).bind(*args, **kwargs)
+        bound.apply_defaults()
+        return tuple(bound.arguments[name] for name in self.signature.parameter_names)
+
+
+def dispatcher_module(name: str, signature: emit.Signature, keyed: tuple[int, ...]) -> ast.Module:
+    """``def name(<signature>)``: look up the specialization by the arguments' key and call it.
+
+    Its free names (``__gradgen_cache``, ``__gradgen_compile_for``, ``__gradgen_type``,
+    ``__gradgen_getattr``) are bound by the caller's namespace; the prefix keeps them apart from
+    parameter names.
+    """
+    names = signature.parameter_names
+    key_parts: list[ast.expr] = []
+    for i in keyed:
+        argument = ast.Name(names[i], ast.Load())
+        key_parts += [
+            ast.Call(ast.Name("__gradgen_type", ast.Load()), [argument], []),
+            ast.Call(ast.Name("__gradgen_getattr", ast.Load()), [argument, ast.Constant("shape"), ast.Constant(None)], []),
+            ast.Call(ast.Name("__gradgen_getattr", ast.Load()), [argument, ast.Constant("dtype"), ast.Constant(None)], []),
+        ]
+    arguments = ast.Tuple([ast.Name(n, ast.Load()) for n in names], ast.Load())
+    positional = [ast.Name(a.arg, ast.Load()) for a in [*signature.arguments.posonlyargs, *signature.arguments.args]]
+    keywords = [ast.keyword(a.arg, ast.Name(a.arg, ast.Load())) for a in signature.arguments.kwonlyargs]
+    body = [
+        ast.Assign([ast.Name("__gradgen_key", ast.Store())], ast.Tuple(key_parts, ast.Load()), lineno=0),
+        ast.Assign(
+            [ast.Name("__gradgen_backward", ast.Store())],
+            ast.Call(ast.Attribute(ast.Name("__gradgen_cache", ast.Load()), "get", ast.Load()), [ast.Name("__gradgen_key", ast.Load())], []),
+            lineno=0,
+        ),
+        ast.If(
+            ast.Compare(ast.Name("__gradgen_backward", ast.Load()), [ast.Is()], [ast.Constant(None)]),
+            [
+                ast.Assign(
+                    [ast.Name("__gradgen_backward", ast.Store())],
+                    ast.Call(ast.Name("__gradgen_compile_for", ast.Load()), [ast.Name("__gradgen_key", ast.Load()), arguments], []),
+                    lineno=0,
+                )
+            ],
+            [],
+        ),
+        ast.Return(ast.Call(ast.Name("__gradgen_backward", ast.Load()), positional, keywords)),
+    ]
+    function = ast.FunctionDef(name, signature.arguments, body, [], None, None, lineno=0)
+    return ast.fix_missing_locations(ast.Module([function], []))

@@ -1,0 +1,188 @@
+"""Specialization: run-time shape helpers -> the plain numpy a person would write.
+
+Runs on a graph whose values carry shapes (``shapes.stamp_shapes``). Each rewrite is exact
+for those shapes: a broadcasting reduction disappears where nothing was broadcast, and becomes
+an ``np.sum`` over exactly the broadcast axes where something was; the gradient of a full sum
+is left unexpanded where every reader broadcasts it anyway; matrix-product gradients become
+``g @ W.T`` and ``x.T @ g``; the output check becomes the constant 1.0.
+"""
+
+from __future__ import annotations
+
+from typing import Hashable
+
+import numpy as np
+
+from gradgen.ir import Atom, Constant, Equation, Graph, Value
+from gradgen.ops import OPS
+from gradgen.passes.substitution import rebuild, substitute_inputs
+
+
+class _Specializer:
+    def __init__(self, graph: Graph):
+        ids = [v.id for v in graph.inputs] + [v.id for eq in graph.equations for v in eq.outputs]
+        self.next_id = max(ids, default=-1) + 1
+        self.readers: dict[int, list[Equation]] = {}
+        for equation in graph.equations:
+            for atom in equation.inputs:
+                if isinstance(atom, Value):
+                    self.readers.setdefault(atom.id, []).append(equation)
+        self.new: list[Equation] = []
+
+    def emit(self, like: Equation, op: str, inputs: tuple[Atom, ...], shape: tuple[int, ...], dtype: str | None, params: tuple[tuple[str, Hashable], ...] = ()) -> Value:
+        value = Value(self.next_id, "", shape == (), shape=shape, dtype=dtype)
+        self.next_id += 1
+        self.new.append(Equation(op, inputs, (value,), params, like.location))
+        return value
+
+    def finish(self, like: Equation, op: str, inputs: tuple[Atom, ...], params: tuple[tuple[str, Hashable], ...] = ()) -> Equation:
+        """The rewritten equation, keeping ``like``'s output (its id, name and shape)."""
+        return Equation(op, inputs, like.outputs, params, like.location)
+
+    def rewrite(self, eq: Equation) -> Atom | Equation | None:
+        handler = getattr(self, eq.op, None)
+        if handler is None or not all(_shape(a) is not None for a in eq.inputs):
+            return None
+        return handler(eq)
+
+    def output_seed(self, eq: Equation) -> Atom | None:
+        return Constant(1.0) if _shape(eq.inputs[0]) == () else None  # the output is a scalar
+
+    def count_reduced(self, eq: Equation) -> Atom:
+        shape = _shape(eq.inputs[0])
+        axis = eq.param("axis")
+        axes = range(len(shape)) if axis is None else (axis if isinstance(axis, tuple) else (axis,))
+        return Constant(int(np.prod([shape[a] for a in axes], dtype=np.int64)))
+
+    def unbroadcast(self, eq: Equation) -> Atom | Equation:
+        gradient, like = eq.inputs
+        gradient_shape, like_shape = _shape(gradient), _shape(like)
+        if gradient_shape == like_shape:
+            return gradient  # nothing was broadcast
+        if like_shape == ():
+            return self.finish(eq, "sum", (gradient,), (("axis", None), ("keepdims", False)))
+        leading = len(gradient_shape) - len(like_shape)
+        stretched = tuple(i for i, n in enumerate(like_shape) if n == 1 and gradient_shape[leading + i] != 1)
+        if leading:
+            axis = tuple(range(leading))
+            if not stretched:
+                return self.finish(eq, "sum", (gradient,), (("axis", axis), ("keepdims", False)))
+            gradient = self.emit(eq, "sum", (gradient,), gradient_shape[leading:], _dtype(gradient), (("axis", axis), ("keepdims", False)))
+        return self.finish(eq, "sum", (gradient,), (("axis", stretched), ("keepdims", True)))
+
+    def matmul_vjp_left(self, eq: Equation) -> Equation | None:
+        gradient, left, right = eq.inputs
+        ndims = (len(_shape(left)), len(_shape(right)))
+        if ndims == (2, 2):
+            transposed = self.emit(eq, "transpose", (right,), _shape(right)[::-1], _dtype(right))
+            return self.finish(eq, "matmul", (gradient, transposed))  # grad_x = grad_z @ y.T
+        if ndims == (1, 2):
+            return self.finish(eq, "matmul", (right, gradient))  # grad_x = y @ grad_z
+        if ndims == (1, 1):
+            return self.finish(eq, "mul", (gradient, right))
+        return None
+
+    def matmul_vjp_right(self, eq: Equation) -> Equation | None:
+        gradient, left, right = eq.inputs
+        ndims = (len(_shape(left)), len(_shape(right)))
+        if ndims in ((2, 2), (2, 1)):
+            transposed = self.emit(eq, "transpose", (left,), _shape(left)[::-1], _dtype(left))
+            return self.finish(eq, "matmul", (transposed, gradient))  # grad_y = x.T @ grad_z
+        if ndims == (1, 1):
+            return self.finish(eq, "mul", (gradient, left))
+        return None
+
+
+def _shape(atom: Atom) -> tuple[int, ...] | None:
+    if isinstance(atom, Constant):
+        return ()
+    return atom.shape
+
+
+def _dtype(atom: Atom) -> str | None:
+    return atom.dtype if isinstance(atom, Value) else None
+
+
+def specialize(graph: Graph) -> Graph:
+    """Rewrite shape helpers for the shapes stamped on ``graph`` (unknown shapes are kept)."""
+    specializer = _Specializer(graph)
+    spreads = _DeferredSpreads(specializer)
+    replacements: dict[int, Atom] = {}
+    equations: list[Equation] = []
+    for equation in graph.equations:
+        equation = substitute_inputs(equation, replacements)
+        if spreads.defer(equation):
+            continue
+        equation = spreads.absorb(equation, equations)
+        if equation is None:
+            continue
+        result = specializer.rewrite(equation)
+        equations.extend(specializer.new)
+        specializer.new.clear()
+        if result is None:
+            equations.append(equation)
+        elif isinstance(result, Equation):
+            equations.append(result)
+        else:
+            replacements[equation.output.id] = result
+    spreads.materialize_outputs(graph, equations)
+    return rebuild(graph, equations, replacements)
+
+
+class _DeferredSpreads:
+    """The adjoint of a sum, spread over the summed array (``expand_reduced(g, x)``), is not
+    built where elementwise readers would broadcast ``g`` to that shape anyway: the spread is
+    carried through elementwise ops (``spread(g) * 2.0`` is ``spread(g * 2.0)``) until an
+    operand of the full shape absorbs it, as in ``spread(g) * t == g * t``. A spread that
+    reaches any other reader is built there."""
+
+    def __init__(self, specializer: _Specializer):
+        self.specializer = specializer
+        self.deferred: dict[int, tuple[Atom, Atom, Equation]] = {}  # id -> (g, like, origin)
+
+    def defer(self, eq: Equation) -> bool:
+        if eq.op != "expand_reduced" or any(_shape(a) is None for a in eq.inputs):
+            return False
+        gradient, like = eq.inputs
+        shape, like_shape = _shape(gradient), _shape(like)
+        if shape != () and not (eq.param("keepdims") and len(shape) == len(like_shape)):
+            return False  # g's axes do not line up with x's: numpy could not broadcast it
+        self.deferred[eq.output.id] = (gradient, like, eq)
+        return True
+
+    def absorb(self, eq: Equation, equations: list[Equation]) -> Equation | None:
+        """``eq`` with spread inputs absorbed, or None when its own output is now deferred."""
+        spread = [isinstance(a, Value) and a.id in self.deferred for a in eq.inputs]
+        if not any(spread):
+            return eq
+        if OPS[eq.op].family != "elementwise" or eq.output.shape is None:
+            for atom, is_spread in zip(eq.inputs, spread):
+                if is_spread:
+                    self.materialize(atom.id, equations)  # type: ignore[union-attr]
+            return eq
+        inputs = tuple(self.deferred[a.id][0] if s else a for a, s in zip(eq.inputs, spread))  # type: ignore[union-attr]
+        shapes = [_shape(a) for a in inputs]
+        if None not in shapes and np.broadcast_shapes(*shapes) == eq.output.shape:
+            return Equation(eq.op, inputs, eq.outputs, eq.params, eq.location)  # absorbed
+        like = next(self.deferred[a.id][1] for a, s in zip(eq.inputs, spread) if s)  # type: ignore[union-attr]
+        narrow = np.broadcast_shapes(*shapes) if None not in shapes else None
+        if narrow is None:
+            for atom, is_spread in zip(eq.inputs, spread):
+                if is_spread:
+                    self.materialize(atom.id, equations)  # type: ignore[union-attr]
+            return eq
+        inner = self.specializer.emit(eq, eq.op, inputs, narrow, eq.output.dtype, eq.params)
+        equations.extend(self.specializer.new)
+        self.specializer.new.clear()
+        origin = Equation("expand_reduced", (inner, like), eq.outputs, (("axis", None), ("keepdims", True)), eq.location)
+        self.deferred[eq.output.id] = (inner, like, origin)
+        return None
+
+    def materialize(self, value_id: int, equations: list[Equation]) -> None:
+        if value_id in self.deferred:
+            equations.append(self.deferred.pop(value_id)[2])
+
+    def materialize_outputs(self, graph: Graph, equations: list[Equation]) -> None:
+        for atom in graph.outputs:
+            if isinstance(atom, Value):
+                self.materialize(atom.id, equations)
