@@ -64,10 +64,11 @@ def _compile(f: Any, wrt: Wrt, *, optimize: bool, has_aux: bool, with_value: boo
         parsed = parse_function(f)
         indices, single = _resolve_wrt(wrt, parsed)
         graph = _outputs_for(parsed, has_aux)
+        # Only what is proven: a scalar output is not assumed (an unproven one is checked at
+        # run time, and rewrites justified by an assumption could remove the evidence).
+        graph = kinds.infer_scalars(graph, False)
         output = graph.outputs[0]
-        proven_scalar = not isinstance(output, Value) or kinds.infer_scalars(graph, False).outputs[0].scalar  # type: ignore[union-attr]
-        graph = kinds.infer_scalars(graph, True)
-        backward_from = reverse.next_id(graph)
+        proven_scalar = not isinstance(output, Value) or output.scalar
         graph = reverse.differentiate(graph, indices, check_output=not proven_scalar)
         if optimize:
             graph = passes.optimize(graph, check=VERIFY_EVERY_PASS)
@@ -75,7 +76,7 @@ def _compile(f: Any, wrt: Wrt, *, optimize: bool, has_aux: bool, with_value: boo
         layout = _layout(len(graph.outputs) - len(indices), len(indices), single, has_aux, with_value)
         name = ("value_and_grad_" if with_value else "grad_") + f.__name__
         signature = _signature(parsed, f)
-        source = emit.emit_source(graph, signature, name=name, layout=layout, backward_from=backward_from)
+        source = emit.emit_source(graph, signature, name=name, layout=layout)
 
         def load(text: str, function_name: str) -> Any:
             return _load(text, function_name, f, parsed)
@@ -84,7 +85,7 @@ def _compile(f: Any, wrt: Wrt, *, optimize: bool, has_aux: bool, with_value: boo
         function.source = source
         if optimize and any(not value.scalar for value in graph.inputs):
             # Arrays: dispatch to code specialized for the arguments' shapes, like a jit.
-            specializations = dispatch.Specializations(graph, signature, name, layout, backward_from, function, load, VERIFY_EVERY_PASS)
+            specializations = dispatch.Specializations(graph, signature, name, layout, function, load, VERIFY_EVERY_PASS)
             generic = function
             function = _load_dispatcher(name, signature, specializations, f, parsed)
             function.source = source

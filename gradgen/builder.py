@@ -8,6 +8,8 @@ common-subexpression elimination linear in the size of the graph.
 
 from __future__ import annotations
 
+import dataclasses
+
 from gradgen.errors import SourceLocation
 from gradgen.ir import Atom, Constant, Equation, Graph, Params, Value
 from gradgen.ops import OPS
@@ -38,7 +40,8 @@ def result_is_scalar(op: str, inputs: tuple[Atom, ...], params: Params) -> bool:
 
 
 class GraphBuilder:
-    def __init__(self, first_id: int = 0, hash_cons: bool = False):
+    def __init__(self, first_id: int = 0, hash_cons: bool = False, forward: bool = False):
+        self.forward = forward
         self.equations: list[Equation] = []
         self._next_id = first_id
         self._hash_cons = hash_cons
@@ -70,7 +73,7 @@ class GraphBuilder:
             if existing is not None:
                 return existing
         output = self.new_value(name, result_is_scalar(op, inputs, params), adjoint_of)
-        self.append(Equation(op, inputs, (output,), params, location))
+        self.append(Equation(op, inputs, (output,), params, location, self.forward))
         if self._hash_cons:
             self._table[key] = output
         return output
@@ -99,9 +102,7 @@ class GraphBuilder:
             equation = self.equations[index]
             renamed = Value(value.id, name, value.scalar, adjoint_of)
             outputs = tuple(renamed if v.id == value.id else v for v in equation.outputs)
-            self.equations[index] = Equation(
-                equation.op, equation.inputs, outputs, equation.params, equation.location
-            )
+            self.equations[index] = dataclasses.replace(equation, outputs=outputs)
             if self._hash_cons:
                 self._table[(equation.op, equation.inputs, equation.params)] = renamed
             return renamed

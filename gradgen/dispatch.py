@@ -25,12 +25,11 @@ Loader = Callable[[str, str], Any]
 class Specializations:
     """The cache of specialized backward functions of one gradient."""
 
-    def __init__(self, graph: Graph, signature: emit.Signature, name: str, layout: emit.Layout, backward_from: int, generic: Any, load: Loader, verify_passes: bool):
+    def __init__(self, graph: Graph, signature: emit.Signature, name: str, layout: emit.Layout, generic: Any, load: Loader, verify_passes: bool):
         self.graph = graph
         self.signature = signature
         self.name = name
         self.layout = layout
-        self.backward_from = backward_from
         self.generic = generic
         self.load = load
         self.verify_passes = verify_passes
@@ -56,7 +55,7 @@ class Specializations:
         if graph is not None:
             graph = passes.optimize(specialize(graph), check=self.verify_passes)
             verify(graph)
-            source = emit.emit_source(graph, self.signature, name=self.name, layout=self.layout, backward_from=self.backward_from)
+            source = emit.emit_source(graph, self.signature, name=self.name, layout=self.layout)
             function = self.load(source, self.name)
         if len(self.cache) >= _MAX_SPECIALIZATIONS:
             self.cache.clear()

@@ -19,7 +19,7 @@ from typing import Any, Union
 
 from gradgen.errors import SourceLocation
 from gradgen.ir import Atom, Constant, Equation, Graph, Value, uses
-from gradgen.ops import OPS, AttributeAccess, Call, Identity, Operator
+from gradgen.ops import ATTRIBUTE, METHOD, OPS, Call, Identity, Operator
 
 Layout = Union[int, tuple["Layout", ...]]
 
@@ -80,11 +80,12 @@ class _Names:
 
 
 class _Emitter:
-    def __init__(self, graph: Graph, signature: Signature, backward_from: int, function_name: str):
+    def __init__(self, graph: Graph, signature: Signature, layout: Layout, function_name: str):
         self.graph = graph
         self.signature = signature
-        self.backward_from = backward_from
-        self.use_counts = uses(graph)
+        # Reads by equations and by the returned layout (forward outputs it leaves out are
+        # still computed, for their errors, but not returned).
+        self.use_counts = uses(Graph(graph.inputs, graph.equations, tuple(graph.outputs[i] for i in _indices(layout))))
         self.producer = {eq.output.id: eq for eq in graph.equations}
         self.imports: dict[str, str] = {}
         self.names = _Names(signature.parameter_names, {function_name} | _builtin_names(graph, signature))
@@ -148,8 +149,6 @@ class _Emitter:
         spelling = spec.spelling
         if isinstance(spelling, Identity):
             return args[0]
-        if isinstance(spelling, AttributeAccess):
-            return ast.Attribute(args[0], spelling.name, ast.Load())
         if isinstance(spelling, Operator):
             node = spelling.node()
             if isinstance(node, ast.operator):
@@ -165,6 +164,10 @@ class _Emitter:
                 for name, value in equation.params
                 if name != "lib" and not (name == "axis" and value is None) and not (name == "keepdims" and value is False)
             ]
+            if module == ATTRIBUTE:
+                return ast.Attribute(args[0], attribute, ast.Load())
+            if module == METHOD:
+                return ast.Call(ast.Attribute(args[0], attribute, ast.Load()), args[1:], keywords)
             return ast.Call(self.callee(module, attribute), args, keywords)
         raise AssertionError(f"no spelling for op {equation.op!r}")
 
@@ -201,7 +204,7 @@ class _Emitter:
         in_backward = False
         for position, (equation, expression, _) in enumerate(statements):
             value = equation.output
-            if value.id >= self.backward_from and not in_backward:
+            if not equation.forward and not in_backward:
                 in_backward = True
                 body.append(self._comment(comments, "backward: adjoints in reverse order (grad_v = dL/dv)"))
             if in_backward and equation.location is not None:
@@ -212,6 +215,9 @@ class _Emitter:
             hint = value.name
             if value.adjoint_of is not None and value.adjoint_of in self.value_names:
                 hint = "grad_" + self.value_names[value.adjoint_of]  # grad_a_1 for a_1
+            if not hint and value.id not in last_use:
+                body.append(ast.Expr(expression))  # computed for its errors only: nothing reads it
+                continue
             if hint:
                 target = self.names.versioned(hint, value.id, position, last_use, parameters)
             else:
@@ -243,6 +249,12 @@ class _Emitter:
         return ast.Expr(ast.Name(_COMMENT.format(len(comments) - 1), ast.Load()))
 
 
+def _indices(layout: Layout) -> list[int]:
+    if isinstance(layout, tuple):
+        return [index for item in layout for index in _indices(item)]
+    return [layout]
+
+
 def _describe(location: SourceLocation) -> str:
     """``file.py:12: <statement>``, naming the user's line for code inlined from a helper."""
     outer = location.outermost
@@ -257,9 +269,9 @@ def _builtin_names(graph: Graph, signature: Signature) -> set[str]:
     for equation in graph.equations:
         spelling = OPS[equation.op].spelling
         if isinstance(spelling, Call):
-            for _, (module, attribute) in spelling.functions:
-                if module == "":
-                    names.add(attribute)
+            module, attribute = spelling.function_for(str(equation.param("lib", "numpy")))
+            if module == "":
+                names.add(attribute)
     return names - set(signature.parameter_names)
 
 
@@ -270,9 +282,9 @@ def _import_statement(key: str, alias: str) -> ast.stmt:
     return ast.Import([ast.alias(module, None if alias == module else alias)])
 
 
-def emit_source(graph: Graph, signature: Signature, *, name: str, layout: Layout, backward_from: int) -> str:
+def emit_source(graph: Graph, signature: Signature, *, name: str, layout: Layout) -> str:
     """The source of ``def name(<signature>): ...`` computing ``graph`` and returning ``layout``."""
-    emitter = _Emitter(graph, signature, backward_from, name)
+    emitter = _Emitter(graph, signature, layout, name)
     module = emitter.function(name, layout)
     text = ast.unparse(ast.fix_missing_locations(module))
     comments = emitter.comments

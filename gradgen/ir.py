@@ -84,6 +84,9 @@ class Equation:
     outputs: tuple[Value, ...]
     params: Params = ()
     location: SourceLocation | None = field(default=None, compare=False)
+    # True for the user's own computations: they are always recomputed, as written, so the
+    # gradient raises wherever the forward raises.
+    forward: bool = field(default=False, compare=False)
 
     @property
     def output(self) -> Value:

@@ -40,16 +40,16 @@ _UNSUPPORTED_EXPRESSIONS: dict[type, tuple[str, str]] = {
     ast.Lambda: ("lambda expressions are not supported", "define a helper function with def; it is inlined"),
     ast.BoolOp: ("'and'/'or' are not supported", "use comparisons, which are treated as constants"),
     ast.ListComp: ("list comprehensions are not supported", "write the computation with numpy operations"),
-    ast.SetComp: ("set comprehensions are not supported", ""),
-    ast.DictComp: ("dict comprehensions are not supported", ""),
+    ast.SetComp: ("set comprehensions are not supported", "write the computation with numpy operations"),
+    ast.DictComp: ("dict comprehensions are not supported", "write the computation with numpy operations"),
     ast.GeneratorExp: ("generator expressions are not supported", "write the computation with numpy operations"),
-    ast.JoinedStr: ("f-strings are not supported here", ""),
+    ast.JoinedStr: ("f-strings are not supported here", "strings are allowed only inside print(...)"),
     ast.NamedExpr: ("assignment expressions (:=) are not supported", "assign in a separate statement"),
     ast.Starred: ("starred expressions (*x) are not supported", "pass each argument by name"),
-    ast.Dict: ("dict displays are not supported", ""),
-    ast.Set: ("set displays are not supported", ""),
+    ast.Dict: ("dict displays are not supported", "gradgen differentiates numbers and numpy arrays; pass each value as a parameter"),
+    ast.Set: ("set displays are not supported", "gradgen differentiates numbers and numpy arrays; pass each value as a parameter"),
     ast.List: ("lists are not supported", "use a tuple, or numpy arrays passed as parameters"),
-    ast.Await: ("'await' is not supported", ""),
+    ast.Await: ("'await' is not supported", "gradgen differentiates plain (not async) functions"),
     ast.Yield: ("'yield' is not supported", "gradgen differentiates functions that return a value"),
     ast.YieldFrom: ("'yield from' is not supported", "gradgen differentiates functions that return a value"),
 }
@@ -89,6 +89,10 @@ class ExpressionLowering:
         """The library a context-free primitive call is spelled with (templates override)."""
         return "numpy"
 
+    def attribute_lib(self) -> str:
+        """How ``x.T`` is spelled: as the attribute it was written as (templates override)."""
+        return "attribute"
+
     # -- dispatch -------------------------------------------------------------------------------
 
     def expression(self, node: ast.expr) -> Any:
@@ -117,8 +121,15 @@ class ExpressionLowering:
 
     def atom(self, value: Any, node: ast.AST) -> Atom:
         """``value`` as a graph operand, or a located error saying why it cannot be one."""
-        if isinstance(value, (Value, Constant)):
+        if isinstance(value, Value) or (isinstance(value, Constant) and isinstance(value.value, (bool, int, float))):
             return value
+        if isinstance(value, Constant):
+            self.fail(
+                UnsupportedSyntaxError,
+                node,
+                f"'{ast.unparse(node)}' is {_kind_of(value.value)}, not a number or an array",
+                "gradgen differentiates numbers and numpy arrays",
+            )
         if isinstance(value, tuple):
             self.fail(UnsupportedSyntaxError, node, "a tuple cannot be used as a number or an array", "unpack it first: a, b = ...")
         what = value.obj if isinstance(value, PythonObject) else value
@@ -168,10 +179,10 @@ class ExpressionLowering:
             try:
                 obj = getattr(base.obj, node.attr)
             except AttributeError:
-                self.fail(UnknownFunctionError, node, f"'{ast.unparse(node)}' does not exist")
+                self.fail(UnknownFunctionError, node, f"'{ast.unparse(node)}' does not exist", ops.SUPPORTED_FUNCTIONS_HINT)
             return self.python_attribute(obj, node)
         if isinstance(base, Value) and node.attr == "T":
-            return self.builder.add("transpose", (base,), (), self.location(node))
+            return self.builder.add("transpose", (base,), (("lib", self.attribute_lib()),), self.location(node))
         self.fail(
             UnsupportedSyntaxError,
             node,
@@ -215,7 +226,7 @@ class ExpressionLowering:
         try:
             return getattr(receiver.obj, node.attr)
         except AttributeError:
-            self.fail(UnknownFunctionError, node, f"'{ast.unparse(node)}' does not exist")
+            self.fail(UnknownFunctionError, node, f"'{ast.unparse(node)}' does not exist", ops.SUPPORTED_FUNCTIONS_HINT)
 
     def as_primitive(self, callee: Any) -> Primitive | None:
         if isinstance(callee, Primitive):
@@ -247,7 +258,7 @@ class ExpressionLowering:
             )
         args = [receiver, *(self.expression(argument) for argument in node.args)]
         kwargs = {keyword.arg: self.expression(keyword.value) for keyword in node.keywords if keyword.arg}
-        return self.call_op(op, "numpy", args, kwargs, node)
+        return self.call_op(op, "method", args, kwargs, node)
 
     def call_op(self, op: str, lib: str | None, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
         spec = ops.OPS[op]
@@ -310,4 +321,6 @@ def _kind_of(obj: Any) -> str:
         return "a function"
     if isinstance(obj, str):
         return "a string"
+    if obj is None:
+        return "None"
     return f"a {type(obj).__name__}"

@@ -48,14 +48,14 @@ class Call:
 
     def function_for(self, lib: str) -> tuple[str, str]:
         table = dict(self.functions)
-        return table.get(lib) or table["numpy"]
+        return table.get(lib) or table.get("numpy") or self.functions[0][1]
 
 
-@dataclass(frozen=True, slots=True)
-class AttributeAccess:
-    """Spelled as ``x.<name>``, e.g. ``x.T``."""
-
-    name: str
+# Module markers in a ``Call`` spelling: a method of the first argument (``x.sum(axis=0)``),
+# or an attribute of it (``x.T``). The user's own spelling is kept, so the gradient fails
+# exactly where the forward would (a Python float has no ``.sum()``).
+METHOD = "<method>"
+ATTRIBUTE = "<attribute>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +63,7 @@ class Identity:
     """Spelled as the input itself (``a = b``)."""
 
 
-Spelling = Operator | Call | AttributeAccess | Identity
+Spelling = Operator | Call | Identity
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +85,10 @@ def _unary_math(name: str, numpy_name: str | None = None) -> Call:
 
 def _numpy(name: str) -> Call:
     return Call((("numpy", ("numpy", name)),))
+
+
+def _numpy_or_method(name: str) -> Call:
+    return Call((("numpy", ("numpy", name)), ("method", (METHOD, name))))
 
 
 def _runtime(name: str) -> Call:
@@ -156,11 +160,23 @@ _OP_LIST: list[OpSpec] = [
         OpSpec(name, 1, "elementwise", name, _unary_math(math_name, numpy_name), implementation)
         for name, (math_name, numpy_name, implementation) in _ELEMENTARY.items()
     ),
-    OpSpec("sum", 1, "reduction", "sum", _numpy("sum")),
-    OpSpec("mean", 1, "reduction", "mean", _numpy("mean")),
+    OpSpec("sum", 1, "reduction", "sum", _numpy_or_method("sum")),
+    OpSpec("mean", 1, "reduction", "mean", _numpy_or_method("mean")),
     OpSpec("matmul", 2, "linear", "matmul", Operator(ast.MatMult)),
-    OpSpec("dot", 2, "linear", "dot", _numpy("dot")),
-    OpSpec("transpose", 1, "like_first", "transpose", AttributeAccess("T")),
+    OpSpec("dot", 2, "linear", "dot", _numpy_or_method("dot")),
+    OpSpec(
+        "transpose",
+        1,
+        "like_first",
+        "transpose",
+        Call(
+            (
+                ("numpy", ("numpy", "transpose")),
+                ("method", (METHOD, "transpose")),
+                ("attribute", (ATTRIBUTE, "T")),
+            )
+        ),
+    ),
     # Helpers that only the backward pass creates; they live in gradgen/runtime.py.
     OpSpec("unbroadcast", 2, "like_last", None, _runtime("unbroadcast")),
     OpSpec("expand_reduced", 2, "like_last", None, _runtime("expand_reduced")),

@@ -82,7 +82,7 @@ class ParsedFunction:
 def parse_function(function: object, *, hash_cons: bool = False) -> ParsedFunction:
     """Parse ``function`` into a forward graph whose inputs are all of its parameters."""
     source = read_function(function)
-    builder = GraphBuilder(hash_cons=hash_cons)
+    builder = GraphBuilder(hash_cons=hash_cons, forward=True)
     lowering = FunctionLowering(source, builder, call_stack=())
     inputs = lowering.bind_parameters()
     result, return_node = lowering.lower_body()
@@ -116,6 +116,8 @@ class FunctionLowering(ExpressionLowering):
         self.call_site = call_site
         self.env: dict[str, Any] = {}
         self.call_stack = call_stack + (source.function.__code__,)
+        # As in Python, a name assigned anywhere in the function is local everywhere in it.
+        self.local_names = _assigned_names(source.tree)
 
     # -- errors -----------------------------------------------------------------------------
 
@@ -200,6 +202,10 @@ class FunctionLowering(ExpressionLowering):
         if isinstance(value, ast.Constant):  # docstrings and ``...``
             return
         if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "print":
+            # Left out of the graph, but its names must exist, as they must for Python.
+            for name in ast.walk(value):
+                if isinstance(name, ast.Name) and isinstance(name.ctx, ast.Load):
+                    self.name(name)
             return
         self.expression(value)  # validated, then dropped: it has no effect on the output
 
@@ -231,8 +237,13 @@ class FunctionLowering(ExpressionLowering):
                 "build a new value instead (x = x + ...); writes into arrays come in a later version",
             )
         if isinstance(target, ast.Attribute):
-            self.fail(UnsupportedSyntaxError, target, "assignment to an attribute is not supported")
-        self.fail(UnsupportedSyntaxError, target, f"cannot assign to {ast.unparse(target)}")
+            self.fail(UnsupportedSyntaxError, target, "assignment to an attribute is not supported", "assign to a plain name instead")
+        self.fail(
+            UnsupportedSyntaxError,
+            target,
+            f"cannot assign to {ast.unparse(target)}",
+            "assign to names or tuples of names (a, b = ...)",
+        )
 
     def bind_import(self, node: ast.Import | ast.ImportFrom) -> None:
         try:
@@ -250,13 +261,21 @@ class FunctionLowering(ExpressionLowering):
                     obj = getattr(module, alias.name)
                     self.env[alias.asname or alias.name] = self.from_python(obj, node)
         except (ImportError, AttributeError) as error:
-            self.fail(UnknownNameError, node, f"import failed: {error}")
+            self.fail(UnknownNameError, node, f"import failed: {error}", "import math or numpy, or names from them")
 
     # -- names and calls ----------------------------------------------------------------------
 
     def name(self, node: ast.Name) -> Any:
         if node.id in self.env:
             return self.env[node.id]
+        if node.id in self.local_names:
+            self.fail(
+                UnknownNameError,
+                node,
+                f"local variable '{node.id}' is used before it is assigned",
+                "assign it before this line or pass it as a parameter (Python treats a name "
+                "assigned anywhere in a function as local, so the global is not used)",
+            )
         found, obj = self.source.lookup_global(node.id)
         if not found:
             self.fail(
@@ -305,9 +324,20 @@ class FunctionLowering(ExpressionLowering):
         try:
             bound = inspect.signature(function).bind(*args, **kwargs)
         except TypeError as error:
-            self.fail(UnsupportedSyntaxError, node, f"bad call to {function.__name__}(): {error}")
+            self.fail(
+                UnsupportedSyntaxError,
+                node,
+                f"bad call to {function.__name__}(): {error}",
+                "call the helper with the parameters it declares",
+            )
         bound.apply_defaults()
-        helper = FunctionLowering(read_function(function), self.builder, self.call_stack, self.location(node))
+        try:
+            helper_source = read_function(function)
+        except GradgenError as error:
+            if error.location is not None:
+                raise
+            raise type(error)(error.message, self.source.location(node), error.hint) from None
+        helper = FunctionLowering(helper_source, self.builder, self.call_stack, self.location(node))
         helper.check_parameters()
         for name, value in bound.arguments.items():
             helper.env[name] = value if not _is_python_value(value) else helper.from_python(value, node)
@@ -318,7 +348,25 @@ class FunctionLowering(ExpressionLowering):
         arguments = self.source.tree.args
         for special, what in ((arguments.vararg, "*args"), (arguments.kwarg, "**kwargs")):
             if special is not None:
-                self.fail(UnsupportedSyntaxError, special, f"{what} parameters are not supported")
+                self.fail(
+                    UnsupportedSyntaxError,
+                    special,
+                    f"{what} parameters are not supported",
+                    "helpers are inlined: declare each parameter by name",
+                )
+
+
+def _assigned_names(tree: ast.FunctionDef) -> frozenset[str]:
+    """Every name the function's own body binds (its locals, in Python's sense)."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.alias):
+            names.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node is not tree:
+            names.add(node.name)
+    return frozenset(names)
 
 
 def _is_python_value(value: Any) -> bool:

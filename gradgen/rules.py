@@ -130,6 +130,10 @@ class _TemplateLowering(ExpressionLowering):
             return str(self.forward_lib)
         return "math" if all(is_scalar(atom) for atom in inputs) else "numpy"
 
+    def attribute_lib(self) -> str:
+        # grad_z.T in a rule is spelled like the forward transpose (np.transpose or .T)
+        return str(self.forward_lib) if self.forward_lib in ("numpy", "method", "attribute") else "attribute"
+
     def location(self, node: ast.AST) -> SourceLocation | None:
         return self.equation.location
 

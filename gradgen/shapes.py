@@ -55,7 +55,7 @@ def stamp_shapes(graph: Graph, arguments: Sequence[Any]) -> Graph:
         inputs = [_fact(atom, facts) for atom in equation.inputs]
         try:
             facts[equation.output.id] = _infer(equation, inputs)
-        except (ValueError, TypeError, IndexError) as error:
+        except (ValueError, TypeError, IndexError, ArithmeticError) as error:
             raise ShapeError(f"{equation}: {error}") from None
 
     def stamp(atom: Atom) -> Atom:
@@ -105,7 +105,10 @@ def _reduced_shape(shape: Shape, axis: Any, keepdims: bool) -> Shape:
     if axis is None:
         axes = set(range(len(shape)))
     else:
-        axes = {a % len(shape) for a in (axis if isinstance(axis, tuple) else (axis,))}
+        requested = axis if isinstance(axis, tuple) else (axis,)
+        if any(not -len(shape) <= a < len(shape) for a in requested):
+            raise ShapeError(f"axis {axis} is out of bounds for shape {shape}")
+        axes = {a % len(shape) for a in requested}
     if keepdims:
         return tuple(1 if i in axes else n for i, n in enumerate(shape))
     return tuple(n for i, n in enumerate(shape) if i not in axes)

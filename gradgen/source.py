@@ -17,7 +17,7 @@ import types
 from dataclasses import dataclass
 from typing import Any
 
-from gradgen.errors import InvalidArgumentError, SourceLocation, SourceUnavailableError
+from gradgen.errors import InvalidArgumentError, SourceLocation, SourceUnavailableError, UnsupportedSyntaxError
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,16 @@ def read_function(function: object) -> FunctionSource:
             )
         raise InvalidArgumentError(
             f"expected a function to differentiate, got {type(function).__name__} {function!r}"
+        )
+    if getattr(function, "__wrapped__", None) is not None:
+        inner = inspect.unwrap(function)
+        code = getattr(inner, "__code__", None)
+        location = SourceLocation(code.co_filename, code.co_firstlineno, 0) if code else None
+        raise UnsupportedSyntaxError(
+            f"{function.__qualname__} is wrapped by a decorator, and gradgen can only read the "
+            "source of the function inside it",
+            location,
+            hint=f"differentiate {function.__qualname__}.__wrapped__, or apply the decorator after grad()",
         )
     cached = _cache.get(function.__code__)
     if cached is not None and cached.function is function:

@@ -25,7 +25,7 @@ def add_mul(x, y, z):
     return f
 
 
-def reassigned(a, b):
+def reassigned(a: float, b: float):
     a = a * a
     a = a * b
     s = a

@@ -100,7 +100,8 @@ def test_emitted_code_is_deterministic():
 
 def test_array_code_imports_numpy_and_runtime():
     source = gradgen.grad(seeds.array_add, wrt=(0, 1)).source
-    assert source.startswith("from gradgen import runtime\n")
+    assert source.startswith("import numpy as np\nfrom gradgen import runtime\n")
+    assert "    np.sum(t0)\n" in source  # the forward is recomputed as written, for its errors
     a, b = np.ones((2, 3)), np.ones(3)
     grad_a, grad_b = gradgen.grad(seeds.array_add, wrt=(0, 1))(a, b)
     np.testing.assert_array_equal(grad_b, np.full(3, 2.0))

@@ -7,11 +7,11 @@ from gradgen.ops import OPS
 
 
 def eliminate_dead_code(graph: Graph) -> Graph:
-    """Drop equations whose outputs nothing reads (ops with effects are kept)."""
+    """Drop equations whose outputs nothing reads (the user's forward code and effects stay)."""
     live = {a.id for a in graph.outputs if isinstance(a, Value)}
     kept = []
     for equation in reversed(graph.equations):
-        if OPS[equation.op].effect or any(v.id in live for v in equation.outputs):
+        if equation.forward or OPS[equation.op].effect or any(v.id in live for v in equation.outputs):
             kept.append(equation)
             live.update(a.id for a in equation.inputs if isinstance(a, Value))
     if len(kept) == len(graph.equations):

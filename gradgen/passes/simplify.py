@@ -79,7 +79,7 @@ class _Simplifier:
             return [dataclasses.replace(equation, op=op, inputs=inputs, params=())]
         scalar = all(is_scalar(a) for a in inputs)
         temporary = self.fresh(equation.output, scalar)
-        first = Equation(inner, inputs, (temporary,), (), equation.location)
+        first = Equation(inner, inputs, (temporary,), (), equation.location, equation.forward)
         return [first, dataclasses.replace(equation, op=op, inputs=(temporary,), params=())]
 
     # -- rewrites -----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ is left unexpanded where every reader broadcasts it anyway; matrix-product gradi
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Hashable
 
 import numpy as np
@@ -16,6 +17,14 @@ import numpy as np
 from gradgen.ir import Atom, Constant, Equation, Graph, Value
 from gradgen.ops import OPS
 from gradgen.passes.substitution import rebuild, substitute_inputs
+
+
+_T = (("lib", "attribute"),)  # x.T: the operand is known to be an array here
+_SUM_ALL = (("lib", "numpy"), ("axis", None), ("keepdims", False))
+
+
+def _sum_params(axis: tuple[int, ...], keepdims: bool) -> tuple[tuple[str, Hashable], ...]:
+    return (("lib", "numpy"), ("axis", axis), ("keepdims", keepdims))
 
 
 class _Specializer:
@@ -37,7 +46,7 @@ class _Specializer:
 
     def finish(self, like: Equation, op: str, inputs: tuple[Atom, ...], params: tuple[tuple[str, Hashable], ...] = ()) -> Equation:
         """The rewritten equation, keeping ``like``'s output (its id, name and shape)."""
-        return Equation(op, inputs, like.outputs, params, like.location)
+        return dataclasses.replace(like, op=op, inputs=inputs, params=params)
 
     def rewrite(self, eq: Equation) -> Atom | Equation | None:
         handler = getattr(self, eq.op, None)
@@ -60,21 +69,21 @@ class _Specializer:
         if gradient_shape == like_shape:
             return gradient  # nothing was broadcast
         if like_shape == ():
-            return self.finish(eq, "sum", (gradient,), (("axis", None), ("keepdims", False)))
+            return self.finish(eq, "sum", (gradient,), _SUM_ALL)
         leading = len(gradient_shape) - len(like_shape)
         stretched = tuple(i for i, n in enumerate(like_shape) if n == 1 and gradient_shape[leading + i] != 1)
         if leading:
             axis = tuple(range(leading))
             if not stretched:
-                return self.finish(eq, "sum", (gradient,), (("axis", axis), ("keepdims", False)))
-            gradient = self.emit(eq, "sum", (gradient,), gradient_shape[leading:], _dtype(gradient), (("axis", axis), ("keepdims", False)))
-        return self.finish(eq, "sum", (gradient,), (("axis", stretched), ("keepdims", True)))
+                return self.finish(eq, "sum", (gradient,), _sum_params(axis, False))
+            gradient = self.emit(eq, "sum", (gradient,), gradient_shape[leading:], _dtype(gradient), _sum_params(axis, False))
+        return self.finish(eq, "sum", (gradient,), _sum_params(stretched, True))
 
     def matmul_vjp_left(self, eq: Equation) -> Equation | None:
         gradient, left, right = eq.inputs
         ndims = (len(_shape(left)), len(_shape(right)))
         if ndims == (2, 2):
-            transposed = self.emit(eq, "transpose", (right,), _shape(right)[::-1], _dtype(right))
+            transposed = self.emit(eq, "transpose", (right,), _shape(right)[::-1], _dtype(right), _T)
             return self.finish(eq, "matmul", (gradient, transposed))  # grad_x = grad_z @ y.T
         if ndims == (1, 2):
             return self.finish(eq, "matmul", (right, gradient))  # grad_x = y @ grad_z
@@ -86,7 +95,7 @@ class _Specializer:
         gradient, left, right = eq.inputs
         ndims = (len(_shape(left)), len(_shape(right)))
         if ndims in ((2, 2), (2, 1)):
-            transposed = self.emit(eq, "transpose", (left,), _shape(left)[::-1], _dtype(left))
+            transposed = self.emit(eq, "transpose", (left,), _shape(left)[::-1], _dtype(left), _T)
             return self.finish(eq, "matmul", (transposed, gradient))  # grad_y = x.T @ grad_z
         if ndims == (1, 1):
             return self.finish(eq, "mul", (gradient, left))

@@ -1,0 +1,456 @@
+"""User-style functions that gradgen must refuse, each with a marked offending line.
+
+A line ending in ``# <- error TAG`` is where the diagnostic for the test tagged TAG must point;
+``# <- error TAG at SNIPPET`` also says the caret goes under the first occurrence of SNIPPET on
+that line (without it, under the first non-blank character). ``tests/test_errors.py`` finds the
+expected line and column by searching this file, so functions can be moved or edited freely.
+Nothing here is meant to be run.
+"""
+
+# ruff: noqa
+import math
+
+import numpy as np
+
+GLOBAL_ARRAY = np.ones(3)
+SCALE = 2.0
+
+
+# -- statements -----------------------------------------------------------------------------
+
+
+def uses_if(x):
+    if x > 0:  # <- error uses_if
+        x = x * 2.0
+    return x
+
+
+def uses_for(x):
+    s = 0.0
+    for i in range(3):  # <- error uses_for
+        s = s + x
+    return s
+
+
+def uses_while(x):
+    while x > 1.0:  # <- error uses_while
+        x = x / 2.0
+    return x
+
+
+def uses_try(x):
+    try:  # <- error uses_try
+        y = math.log(x)
+    except ValueError:
+        y = 0.0
+    return y
+
+
+def uses_with(x):
+    with open("/dev/null") as handle:  # <- error uses_with
+        y = x * 2.0
+    return y
+
+
+def uses_raise(x):
+    y = x * 2.0
+    raise ValueError("no")  # <- error uses_raise
+    return y
+
+
+def uses_global(x):
+    global SCALE  # <- error uses_global
+    return SCALE * x
+
+
+def _make_uses_nonlocal():
+    factor = 2.0
+
+    def uses_nonlocal(x):
+        nonlocal factor  # <- error uses_nonlocal
+        return factor * x
+
+    return uses_nonlocal
+
+
+uses_nonlocal = _make_uses_nonlocal()
+
+
+def uses_del(x):
+    y = x * 2.0
+    del y  # <- error uses_del
+    return x
+
+
+def defines_nested_function(x):
+    def inner(t):  # <- error defines_nested_function
+        return t * 2.0
+
+    return inner(x)
+
+
+def defines_class(x):
+    class Box:  # <- error defines_class
+        pass
+
+    return x
+
+
+def item_assignment(x, v):
+    x[0] = v  # <- error item_assignment
+    return np.sum(x)
+
+
+def item_augmented_assignment(x, v):
+    x[0] += v  # <- error item_augmented_assignment
+    return np.sum(x)
+
+
+def attribute_assignment(x):
+    x.value = 2.0  # <- error attribute_assignment
+    return x
+
+
+def attribute_augmented_assignment(x):
+    x.value += 2.0  # <- error attribute_augmented_assignment
+    return x
+
+
+def starred_assignment(x, y):
+    a, *rest = x, y  # <- error starred_assignment at *rest
+    return a
+
+
+def code_after_return(x):
+    return x * 2.0
+    y = x + 1.0  # <- error code_after_return
+
+
+def returns_nothing(x):
+    y = x * 2.0  # <- error returns_nothing
+
+
+def bare_return(x):
+    y = x * 2.0
+    return  # <- error bare_return
+
+
+def returns_tuple(x):
+    y = x * 2.0
+    return y, x  # <- error returns_tuple
+
+
+def returns_scalar_only(x):
+    return x * 2.0  # <- error returns_scalar_only
+
+
+def returns_triple(x):
+    return x * 2.0, x, x  # <- error returns_triple
+
+
+# -- expressions ----------------------------------------------------------------------------
+
+
+def lambda_expression(x):
+    double = lambda t: t * 2.0  # <- error lambda_expression at lambda
+    return double(x)
+
+
+def conditional_expression(x):
+    return x if x > 0 else -x  # <- error conditional_expression at x if
+
+
+def list_comprehension(x):
+    return sum([x * i for i in range(3)])  # <- error list_comprehension at [x
+
+
+def generator_expression(x):
+    return sum(x * i for i in range(3))  # <- error generator_expression at (x * i || x * i
+
+
+def uses_yield(x):
+    yield x * 2.0  # <- error uses_yield at yield
+
+
+def f_string(x):
+    label = f"x={x}"  # <- error f_string at f"
+    return x
+
+
+def walrus(x):
+    y = (z := x * 2.0) + 1.0  # <- error walrus at z :=
+    return y
+
+
+def starred_call(x):
+    args = (x,)
+    return math.exp(*args)  # <- error starred_call at *args
+
+
+def starred_in_tuple(x, y):
+    pair = (*x, y)  # <- error starred_in_tuple at *x
+    return y
+
+
+def floor_division(x, y):
+    return x + x // y  # <- error floor_division at x // y
+
+
+def modulo(x, y):
+    return x % y  # <- error modulo at x % y
+
+
+def bit_and(x, y):
+    return 1.0 + (x & y)  # <- error bit_and at x & y
+
+
+def bit_or(x, y):
+    return x | y  # <- error bit_or at x | y
+
+
+def bit_xor(x, y):
+    return x ^ y  # <- error bit_xor at x ^ y
+
+
+def left_shift(x, y):
+    return x << y  # <- error left_shift at x << y
+
+
+def invert(x):
+    return ~x  # <- error invert at ~x
+
+
+def logical_not(x):
+    return x * (not x)  # <- error logical_not at not x
+
+
+def logical_and(x, y):
+    return x * (x and y)  # <- error logical_and at x and y
+
+
+def logical_or(x, y):
+    return x * (x or y)  # <- error logical_or at x or y
+
+
+def chained_comparison(x, y):
+    return x * (0.0 < x < y)  # <- error chained_comparison at 0.0 <
+
+
+def membership_test(x, y):
+    return x * (x in (1.0, 2.0))  # <- error membership_test at x in
+
+
+def subscript_read(x):
+    return x[0] * 2.0  # <- error subscript_read at x[0]
+
+
+def slice_read(x):
+    return np.sum(x[1:])  # <- error slice_read at x[1:]
+
+
+def complex_literal(x):
+    return x * 2j  # <- error complex_literal at 2j
+
+
+def list_display(x, y):
+    return np.sum([x, y])  # <- error list_display at [x, y]
+
+
+def dict_display(x):
+    d = {"x": x}  # <- error dict_display at {
+    return x
+
+
+def string_as_number(x):
+    return x * "two"  # <- error string_as_number at x * "two" || "two"
+
+
+def module_as_number(x):
+    return x * math  # <- error module_as_number at x * math
+
+
+def unknown_attribute_on_value(x):
+    return x.real * 2.0  # <- error unknown_attribute_on_value at x.real
+
+
+def missing_module_attribute(x):
+    return math.no_such_function(x)  # <- error missing_module_attribute at math.no_such
+
+
+# -- names and calls ------------------------------------------------------------------------
+
+
+class Affine:
+    def __init__(self, x):
+        self.x = x
+
+
+def math_gamma(x):
+    return math.gamma(x) * 2.0  # <- error math_gamma at math.gamma
+
+
+def numpy_cumsum(x):
+    return np.sum(np.cumsum(x))  # <- error numpy_cumsum at np.cumsum
+
+
+def builtin_len(x):
+    return x * len(x)  # <- error builtin_len at len
+
+
+def builtin_print_in_expression(x):
+    return x + print(x)  # <- error builtin_print_in_expression at print
+
+
+def class_instantiation(x):
+    box = Affine(x)  # <- error class_instantiation at Affine
+    return x
+
+
+def unknown_method(x):
+    return x.cumsum()  # <- error unknown_method at x.cumsum
+
+
+def unknown_name(x):
+    return x * undefined_thing  # <- error unknown_name at undefined_thing
+
+
+def used_before_assignment(x):
+    y = x * later  # <- error used_before_assignment at later
+    later = 2.0
+    return y
+
+
+def failing_import(x):
+    import no_such_module_for_gradgen  # <- error failing_import
+
+    return x
+
+
+def _recursive_helper(x):
+    return _recursive_helper(x * 0.5)  # <- error recursive_helper at _recursive_helper(x * 0.5)
+
+
+def recursive_helper(x):
+    return _recursive_helper(x)
+
+
+def _star_args_helper(*parts):  # <- error star_args_helper at parts
+    return parts
+
+
+def star_args_helper(x):
+    return _star_args_helper(x)
+
+
+def _kwargs_helper(x, **options):  # <- error kwargs_helper at options
+    return x
+
+
+def kwargs_helper(x):
+    return _kwargs_helper(x)
+
+
+def _helper_with_loop(t):
+    for i in range(2):  # <- error error_inside_helper
+        t = t * 2.0
+    return t
+
+
+def error_inside_helper(x):
+    return _helper_with_loop(x) + 1.0
+
+
+_exec_namespace: dict = {}
+exec("def _exec_helper(t):\n    return t * 2.0\n", _exec_namespace)
+_exec_helper = _exec_namespace["_exec_helper"]
+
+
+def helper_without_source(x):
+    return _exec_helper(x) + 1.0  # <- error helper_without_source at _exec_helper
+
+
+def helper_wrong_arity(x):
+    return _recursive_helper(x, x)  # <- error helper_wrong_arity at _recursive_helper(x, x)
+
+
+def star_args_function(*xs):  # <- error star_args_function at xs
+    return xs
+
+
+def kwargs_function(x, **options):  # <- error kwargs_function at options
+    return x
+
+
+def global_array(x):
+    return np.sum(x * GLOBAL_ARRAY)  # <- error global_array at GLOBAL_ARRAY
+
+
+def out_keyword(x, y):
+    return np.sum(np.exp(x, out=y))  # <- error out_keyword at np.exp(
+
+
+def non_constant_axis(x, a):
+    return np.sum(np.sum(x, axis=a))  # <- error non_constant_axis at np.sum(x
+
+
+def wrong_arity_primitive(x):
+    return math.exp(x, x)  # <- error wrong_arity_primitive at math.exp
+
+
+# -- where the function lives: indented and decorated definitions --------------------------
+
+
+def _make_nested():
+    def nested_loop(x):
+        for i in range(2):  # <- error nested_loop
+            x = x * 2.0
+        return x
+
+    def nested_deep(x):
+        return x + (x // 2.0)  # <- error nested_deep at x // 2.0
+
+    return nested_loop, nested_deep
+
+
+nested_loop, nested_deep = _make_nested()
+
+
+def _identity_decorator(function):
+    return function
+
+
+class Model:
+    @staticmethod
+    def static_loss(x):
+        return math.gamma(x)  # <- error static_loss at math.gamma
+
+    @staticmethod
+    @_identity_decorator
+    def twice_decorated(x):
+        y = x % 3.0  # <- error twice_decorated at x % 3.0
+        return y
+
+    def method(self, x):
+        return x * 2.0
+
+    def __call__(self, x):
+        return x * 2.0
+
+
+@_identity_decorator
+def decorated_at_top(x):
+    return x if x else 1.0  # <- error decorated_at_top at x if
+
+
+def unicode_before_error(x):
+    café = x * 2.0
+    return café + café // 2.0  # <- error unicode_before_error at café // 2.0
+
+
+def one_line_def(x): return x // 2  # <- error one_line_def at x // 2
+
+
+def multi_line_expression(x):
+    y = (x +
+         x % 2.0)  # <- error multi_line_expression at x % 2.0
+    return y
