@@ -6,10 +6,11 @@ op in reverse topological order and emits a flat, optimized backward function as
     >>> import gradgen
     >>> # dneuron = gradgen.grad(neuron, wrt=(0, 1, 2, 3, 4)); print(dneuron.source)
 
-Public API: ``grad``, ``value_and_grad``, ``check`` and the ``GradgenError`` family.
+Public API: ``grad``, ``value_and_grad``, ``vjp``, ``jacobian``, ``check`` and the
+``GradgenError`` family.
 """
 
-from gradgen.api import grad, value_and_grad
+from gradgen.api import grad, jacobian, value_and_grad, vjp
 from gradgen.errors import (
     GradgenError,
     InvalidArgumentError,
@@ -32,6 +33,8 @@ def check(f, *args, wrt=None, optimize=True):
 __all__ = [
     "grad",
     "value_and_grad",
+    "vjp",
+    "jacobian",
     "check",
     "GradgenError",
     "InvalidArgumentError",

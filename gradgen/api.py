@@ -13,6 +13,8 @@ import functools
 import linecache
 import os
 import types
+
+import numpy as np
 from typing import Any, Callable, Sequence, Union
 
 from gradgen import dispatch, emit, kinds, passes, reverse
@@ -41,7 +43,7 @@ def grad(f: Callable[..., Any] | None = None, wrt: Wrt = 0, *, optimize: bool = 
     """
     if f is None:
         return functools.partial(grad, wrt=wrt, optimize=optimize, has_aux=has_aux)
-    return _compile(f, wrt, optimize=optimize, has_aux=has_aux, with_value=False)
+    return _compile(f, wrt, optimize=optimize, has_aux=has_aux, mode="grad")
 
 
 def value_and_grad(
@@ -53,59 +55,166 @@ def value_and_grad(
     """
     if f is None:
         return functools.partial(value_and_grad, wrt=wrt, optimize=optimize, has_aux=has_aux)
-    return _compile(f, wrt, optimize=optimize, has_aux=has_aux, with_value=True)
+    return _compile(f, wrt, optimize=optimize, has_aux=has_aux, mode="value_and_grad")
 
 
-def _compile(f: Any, wrt: Wrt, *, optimize: bool, has_aux: bool, with_value: bool) -> Any:
+def vjp(f: Callable[..., Any] | None = None, wrt: Wrt = 0, *, optimize: bool = True) -> Any:
+    """Vector-Jacobian products of a function with any output: ``grad_out`` times its Jacobian.
+
+    The compiled function takes ``f``'s arguments plus ``grad_out``, the adjoint (cotangent) of
+    the output, with the output's shape. It is the last positional parameter, or keyword-only
+    when ``f`` has positional defaults. It returns the adjoints of the ``wrt`` arguments.
+
+    >>> # def f(x): return np.sin(x) * 2.0
+    >>> # pullback = vjp(f); pullback(x, np.ones_like(x)) == 2.0 * np.cos(x)
+    """
+    if f is None:
+        return functools.partial(vjp, wrt=wrt, optimize=optimize)
+    return _compile(f, wrt, optimize=optimize, has_aux=False, mode="vjp")
+
+
+def jacobian(f: Callable[..., Any] | None = None, wrt: Wrt = 0, *, optimize: bool = True) -> Any:
+    """The full Jacobian, one vector-Jacobian product per output element (reverse mode).
+
+    For an output of shape ``S`` and an argument of shape ``A`` the Jacobian has shape
+    ``S + A`` (``J[i, j] = d out[i] / d x[j]``); for a scalar output it is the gradient.
+    """
+    if f is None:
+        return functools.partial(jacobian, wrt=wrt, optimize=optimize)
+    pullback = vjp(f, wrt=wrt, optimize=optimize)
+    single = isinstance(wrt, (int, str))
+
+    def full_jacobian(*args: Any, **kwargs: Any) -> Any:
+        output_shape = np.shape(f(*args, **kwargs))
+        arguments = pullback.bind(*args, **kwargs)
+        rows: dict[tuple[int, ...], Any] = {}
+        for index in np.ndindex(output_shape):
+            cotangent: Any = 1.0
+            if output_shape:
+                cotangent = np.zeros(output_shape)
+                cotangent[index] = 1.0
+            rows[index] = pullback(*args, **kwargs, **{pullback.seed_name: cotangent})
+        columns = [rows[index] if not single else (rows[index],) for index in rows]
+        jacobians = []
+        for position, name in enumerate(pullback.wrt):
+            argument_shape = np.shape(arguments[name])
+            if not output_shape:
+                jacobians.append(columns[0][position])
+                continue
+            matrix = np.empty(output_shape + argument_shape)
+            for index, column in zip(rows, columns):
+                matrix[index] = column[position]
+            jacobians.append(matrix)
+        return jacobians[0] if single else tuple(jacobians)
+
+    full_jacobian.__qualname__ = f"jacobian({f.__qualname__}, wrt={wrt!r})"
+    full_jacobian.vjp = pullback  # type: ignore[attr-defined]
+    full_jacobian.source = pullback.source  # type: ignore[attr-defined]
+    full_jacobian.forward = f  # type: ignore[attr-defined]
+    return full_jacobian
+
+
+def _compile(f: Any, wrt: Wrt, *, optimize: bool, has_aux: bool, mode: str) -> Any:
     if not callable(f):
         hint = "did you mean grad(f, wrt=...)? " if isinstance(f, (int, str, tuple, list)) else ""
         raise InvalidArgumentError(f"expected a function to differentiate, got {type(f).__name__} {f!r}", hint=hint + "pass the function first")
     try:
         parsed = parse_function(f)
         indices, single = _resolve_wrt(wrt, parsed)
-        graph = _outputs_for(parsed, has_aux)
+        graph = _outputs_for(parsed, has_aux, mode)
         # Only what is proven: a scalar output is not assumed (an unproven one is checked at
         # run time, and rewrites justified by an assumption could remove the evidence).
         graph = kinds.infer_scalars(graph, False)
-        output = graph.outputs[0]
-        proven_scalar = not isinstance(output, Value) or output.scalar
-        graph = reverse.differentiate(graph, indices, check_output=not proven_scalar)
+        signature = _signature(parsed, f)
+        if mode == "vjp":
+            graph, signature, indices = _with_seed(graph, signature, indices)
+            graph = reverse.differentiate(graph, indices, check_output=False, seed=graph.inputs[signature.seed_index])  # type: ignore[index]
+        else:
+            output = graph.outputs[0]
+            proven_scalar = not isinstance(output, Value) or output.scalar
+            graph = reverse.differentiate(graph, indices, check_output=not proven_scalar)
         if optimize:
             graph = passes.optimize(graph, check=VERIFY_EVERY_PASS)
         verify(graph)
-        layout = _layout(len(graph.outputs) - len(indices), len(indices), single, has_aux, with_value)
-        name = ("value_and_grad_" if with_value else "grad_") + f.__name__
-        signature = _signature(parsed, f)
-        source = emit.emit_source(graph, signature, name=name, layout=layout)
-
-        def load(text: str, function_name: str) -> Any:
-            return _load(text, function_name, f, parsed)
-
-        function = load(source, name)
-        function.source = source
-        if optimize and any(not value.scalar for value in graph.inputs):
-            # Arrays: dispatch to code specialized for the arguments' shapes, like a jit.
-            specializations = dispatch.Specializations(graph, signature, name, layout, function, load, VERIFY_EVERY_PASS)
-            generic = function
-            function = _load_dispatcher(name, signature, specializations, f, parsed)
-            function.source = source
-            function.generic = generic
-            function.source_for = specializations.source_for
-        else:
-            function.source_for = functools.partial(_same_source, source)
+        layout = _layout(len(graph.outputs) - len(indices), len(indices), single, has_aux, mode)
+        name = f"{mode}_{f.__name__}"
+        function = _build(f, parsed, graph, signature, name, layout, optimize)
     except GradgenError:
         raise
     except RecursionError:
         raise GradgenError(f"{getattr(f, '__qualname__', f)} is too deeply nested to compile") from None
-    wrt_names = tuple(parsed.parameters[i] for i in indices)
-    kind = "value_and_grad" if with_value else "grad"
+    wrt_names = tuple(signature.parameter_names[i] for i in indices)
     shown_wrt = repr(wrt_names[0]) if single else repr(wrt_names)
-    function.__qualname__ = f"{kind}({f.__qualname__}, wrt={shown_wrt})"
-    function.__doc__ = f"{kind} of {f.__qualname__} with respect to {', '.join(wrt_names)}, generated by gradgen."
+    function.__qualname__ = f"{mode}({f.__qualname__}, wrt={shown_wrt})"
+    function.__doc__ = f"{mode} of {f.__qualname__} with respect to {', '.join(wrt_names)}, generated by gradgen."
     function.forward = f
     function.wrt = wrt_names
     function.graph = graph
+    if mode == "vjp":
+        function.seed_name = signature.parameter_names[signature.seed_index]  # type: ignore[index]
+        function.bind = functools.partial(_bind, function, signature)
     return function
+
+
+def _build(f: Any, parsed: ParsedFunction, graph: Graph, signature: emit.Signature, name: str, layout: emit.Layout, optimize: bool) -> Any:
+    """Emit and load the backward; for array arguments, behind a dispatcher that specializes."""
+    source = emit.emit_source(graph, signature, name=name, layout=layout)
+
+    def load(text: str, function_name: str) -> Any:
+        return _load(text, function_name, f, parsed, signature)
+
+    function = load(source, name)
+    function.source = source
+    if optimize and any(not value.scalar for value in graph.inputs):
+        # Arrays: dispatch to code specialized for the arguments' shapes, like a jit.
+        specializations = dispatch.Specializations(graph, signature, name, layout, function, load, VERIFY_EVERY_PASS)
+        generic = function
+        function = _load_dispatcher(name, signature, specializations, f, parsed)
+        function.source = source
+        function.generic = generic
+        function.source_for = specializations.source_for
+    else:
+        function.source_for = functools.partial(_same_source, source)
+    return function
+
+
+def _with_seed(graph: Graph, signature: emit.Signature, indices: tuple[int, ...]) -> tuple[Graph, emit.Signature, tuple[int, ...]]:
+    """Add the parameter ``grad_out`` (the output's cotangent) after the positional parameters."""
+    arguments = signature.arguments
+    names = set(signature.parameter_names)
+    seed_name = "grad_out"
+    while seed_name in names:
+        seed_name += "_"
+    position = len(arguments.posonlyargs) + len(arguments.args)
+    seed = Value(reverse.next_id(graph), seed_name)
+    inputs = graph.inputs[:position] + (seed,) + graph.inputs[position:]
+    keyword_only = bool(arguments.defaults)
+    if keyword_only:
+        arguments = ast.arguments(
+            posonlyargs=arguments.posonlyargs, args=arguments.args, vararg=None,
+            kwonlyargs=[*arguments.kwonlyargs, ast.arg(seed_name)], kw_defaults=[*arguments.kw_defaults, None],
+            kwarg=None, defaults=arguments.defaults,
+        )
+        inputs = graph.inputs + (seed,)
+        position = len(graph.inputs)
+    else:
+        arguments = ast.arguments(
+            posonlyargs=arguments.posonlyargs, args=[*arguments.args, ast.arg(seed_name)], vararg=None,
+            kwonlyargs=arguments.kwonlyargs, kw_defaults=arguments.kw_defaults, kwarg=None, defaults=arguments.defaults,
+        )
+    parameter_names = tuple(v.name for v in inputs)
+    shifted = tuple(i if i < position else i + 1 for i in indices)
+    return Graph(inputs, graph.equations, graph.outputs), emit.Signature(arguments, parameter_names, position), shifted
+
+
+def _bind(function: Any, signature: emit.Signature, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """The forward's arguments by name, defaults applied (used by ``jacobian``)."""
+    import inspect
+
+    parameters = [p for p in inspect.signature(function).parameters.values() if p.name != function.seed_name]
+    bound = inspect.Signature(parameters).bind(*args, **kwargs)
+    bound.apply_defaults()
+    return dict(bound.arguments)
 
 
 def _same_source(source: str, *args: Any, **kwargs: Any) -> str:
@@ -142,8 +251,14 @@ def _resolve_wrt(wrt: Wrt, parsed: ParsedFunction) -> tuple[tuple[int, ...], boo
     return tuple(indices), single
 
 
-def _outputs_for(parsed: ParsedFunction, has_aux: bool) -> Graph:
+def _outputs_for(parsed: ParsedFunction, has_aux: bool, mode: str) -> Graph:
     count = len(parsed.graph.outputs)
+    if mode == "vjp" and parsed.returns_tuple:
+        raise NonScalarOutputError(
+            f"{parsed.source.name}() returns a tuple of {count} values; vjp() needs one output",
+            parsed.return_location,
+            hint="return one number or array (np.stack the parts if they belong together)",
+        )
     if has_aux and (not parsed.returns_tuple or count != 2):
         raise InvalidArgumentError(
             "has_aux=True needs the function to return (output, aux)",
@@ -159,10 +274,10 @@ def _outputs_for(parsed: ParsedFunction, has_aux: bool) -> Graph:
     return parsed.graph
 
 
-def _layout(forward_outputs: int, count: int, single: bool, has_aux: bool, with_value: bool) -> emit.Layout:
+def _layout(forward_outputs: int, count: int, single: bool, has_aux: bool, mode: str) -> emit.Layout:
     gradients: emit.Layout = forward_outputs if single else tuple(range(forward_outputs, forward_outputs + count))
     value: emit.Layout = (0, 1) if has_aux else 0
-    if with_value:
+    if mode == "value_and_grad":
         return (value, gradients)
     return (gradients, 1) if has_aux else gradients
 
@@ -197,7 +312,7 @@ def _literal(value: Any) -> ast.expr:
 _compiled_count = 0
 
 
-def _load(source: str, name: str, f: Any, parsed: ParsedFunction, namespace: dict[str, Any] | None = None) -> types.FunctionType:
+def _load(source: str, name: str, f: Any, parsed: ParsedFunction, signature: emit.Signature, namespace: dict[str, Any] | None = None) -> types.FunctionType:
     # Each compiled text gets its own linecache entry so tracebacks show its lines.
     global _compiled_count
     _compiled_count += 1
@@ -209,6 +324,8 @@ def _load(source: str, name: str, f: Any, parsed: ParsedFunction, namespace: dic
     function = namespace[name]
     function.__defaults__ = f.__defaults__
     function.__kwdefaults__ = f.__kwdefaults__
+    if signature.seed_index is not None and f.__defaults__:
+        function.__kwdefaults__ = {**(f.__kwdefaults__ or {})}  # grad_out stays required
     return function
 
 
@@ -221,4 +338,4 @@ def _load_dispatcher(name: str, signature: emit.Signature, specializations: disp
         "__gradgen_type": type,
         "__gradgen_getattr": getattr,
     }
-    return _load(source, name, f, parsed, namespace)
+    return _load(source, name, f, parsed, signature, namespace)

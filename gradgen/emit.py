@@ -38,7 +38,8 @@ class Signature:
     """The emitted function's parameters: the user's ``ast.arguments`` without annotations."""
 
     arguments: ast.arguments
-    parameter_names: tuple[str, ...]
+    parameter_names: tuple[str, ...]  # in the order of the graph's inputs
+    seed_index: int | None = None  # vjp: the position of the cotangent parameter
 
 
 class _Names:

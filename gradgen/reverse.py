@@ -18,11 +18,12 @@ from gradgen.builder import GraphBuilder, is_scalar
 from gradgen.ir import Atom, Constant, Equation, Graph, Value
 
 
-def differentiate(graph: Graph, wrt: tuple[int, ...], *, check_output: bool) -> Graph:
+def differentiate(graph: Graph, wrt: tuple[int, ...], *, check_output: bool, seed: Value | None = None) -> Graph:
     """Append the backward pass of ``graph.outputs[0]`` with respect to ``graph.inputs[wrt]``.
 
     ``check_output``: the output is not proven scalar, so the seed ``output_seed(L)`` checks it
-    at run time instead of being the constant 1.0.
+    at run time instead of being the constant 1.0. ``seed``: an input of ``graph`` holding the
+    output's adjoint (a cotangent, for vector-Jacobian products) instead of either.
     """
     output = graph.outputs[0]
     wrt_values = tuple(graph.inputs[i] for i in wrt)
@@ -34,7 +35,9 @@ def differentiate(graph: Graph, wrt: tuple[int, ...], *, check_output: bool) -> 
     adjoints: dict[int, Atom] = {}
     if isinstance(output, Value):
         location = _location_of(graph, output)
-        if check_output:
+        if seed is not None:
+            adjoints[output.id] = seed
+        elif check_output:
             adjoints[output.id] = builder.add("output_seed", (output,), location=location, name=_adjoint_name(output, "output"), adjoint_of=output.id)
         elif output.id in needed:
             adjoints[output.id] = builder.name(Constant(1.0), _adjoint_name(output, "output"), location, adjoint_of=output.id)

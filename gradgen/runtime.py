@@ -107,5 +107,6 @@ def output_seed(output) -> float:
     raise NonScalarOutputError(
         f"grad() needs a scalar output, but the function returned an array of shape "
         f"{np.shape(output)}",
-        hint="reduce it to a scalar (np.sum, np.mean) or differentiate a scalar function of it",
+        hint="reduce it to a scalar (np.sum, np.mean), or use gradgen.vjp (vector-Jacobian "
+        "products) or gradgen.jacobian for a vector output",
     )
