@@ -36,6 +36,10 @@ def result_is_scalar(op: str, inputs: tuple[Atom, ...], params: Params) -> bool:
         return is_scalar(inputs[0])
     if family == "like_last":
         return is_scalar(inputs[-1])
+    if family == "shape":
+        return dict(params).get("shape") == ()
+    if family == "array":
+        return False
     raise AssertionError(f"unknown family {family!r}")
 
 

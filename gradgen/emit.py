@@ -15,11 +15,11 @@ import ast
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, Iterator, Union
 
 from gradgen.errors import SourceLocation
 from gradgen.ir import Atom, Constant, Equation, Graph, Value, uses
-from gradgen.ops import ATTRIBUTE, METHOD, OPS, Call, Identity, Operator
+from gradgen.ops import ATTRIBUTE, DYNAMIC, METHOD, OPS, Call, Identity, Operator, Subscript
 
 Layout = Union[int, tuple["Layout", ...]]
 
@@ -157,27 +157,80 @@ class _Emitter:
             if isinstance(node, ast.unaryop):
                 return ast.UnaryOp(node, args[0])
             return ast.Compare(args[0], [node], [args[1]])
+        if isinstance(spelling, Subscript):
+            dynamic = iter(args[1:])
+            entries = [self.key_entry(entry, dynamic, subscript=True) for entry in equation.param("key")]  # type: ignore[union-attr]
+            return ast.Subscript(args[0], entries[0] if len(entries) == 1 else ast.Tuple(entries, ast.Load()), ast.Load())
         if isinstance(spelling, Call):
-            params = dict(equation.params)
-            module, attribute = spelling.function_for(str(params.get("lib", "numpy")))
-            keywords = [
-                ast.keyword(name, self.constant(value))
-                for name, value in equation.params
-                if name != "lib" and not (name == "axis" and value is None) and not (name == "keepdims" and value is False)
-            ]
-            if module == ATTRIBUTE:
-                return ast.Attribute(args[0], attribute, ast.Load())
-            if module == METHOD:
-                return ast.Call(ast.Attribute(args[0], attribute, ast.Load()), args[1:], keywords)
-            return ast.Call(self.callee(module, attribute), args, keywords)
+            return self.call_expression(spelling, equation, args)
         raise AssertionError(f"no spelling for op {equation.op!r}")
+
+    def call_expression(self, spelling: Call, equation: Equation, args: list[ast.expr]) -> ast.expr:
+        params = dict(equation.params)
+        module, attribute = spelling.function_for(str(params.get("lib", "numpy")))
+        split = len(args) if spelling.dynamic_from is None else spelling.dynamic_from
+        operands, dynamic = args[:split], iter(args[split:])
+        leading = [self.param_value(params[name], dynamic) for name in spelling.leading]
+        positional_values = [params.get(name) for name in spelling.positional]
+        while positional_values and positional_values[-1] is None:
+            positional_values.pop()
+        positional = [self.param_value(value, dynamic) for value in positional_values]
+        keywords = [
+            ast.keyword(name, self.key_expression(value, dynamic) if name == "key" else self.param_value(value, dynamic))
+            for name, value in equation.params
+            if name not in ("lib", *spelling.leading, *spelling.positional) and value is not None and not (name == "keepdims" and value is False)
+        ]
+        if spelling.packed:
+            operands = [ast.Tuple(operands, ast.Load())]
+        if module == ATTRIBUTE:
+            return ast.Attribute(operands[0], attribute, ast.Load())
+        if module == METHOD:
+            return ast.Call(ast.Attribute(operands[0], attribute, ast.Load()), [*operands[1:], *positional], keywords)
+        return ast.Call(self.callee(module, attribute), [*leading, *operands, *positional], keywords)
+
+    def param_value(self, value: Any, dynamic: Iterator[ast.expr]) -> ast.expr:
+        """A static param as a literal, with its DYNAMIC markers filled by run-time values."""
+        if value == DYNAMIC:
+            return next(dynamic)
+        if isinstance(value, tuple):
+            return ast.Tuple([self.param_value(v, dynamic) for v in value], ast.Load())
+        return self.constant(value)
+
+    def key_expression(self, key: Any, dynamic: Iterator[ast.expr]) -> ast.expr:
+        """An index ``key`` (see indexing.py) as the Python value ``x[...]`` receives."""
+        return ast.Tuple([self.key_entry(entry, dynamic, subscript=False) for entry in key], ast.Load())
+
+    def key_entry(self, entry: Any, dynamic: Iterator[ast.expr], *, subscript: bool) -> ast.expr:
+        if entry == DYNAMIC:
+            return next(dynamic)
+        if not isinstance(entry, tuple):
+            return self.constant(entry)
+        if entry[0] == "newaxis":
+            return ast.Constant(None)
+        if entry[0] == "ellipsis":
+            return ast.Constant(...)
+        bounds = [None if part is None else self.param_value(part, dynamic) for part in entry[1:]]
+        if subscript:
+            return ast.Slice(*bounds)
+        return ast.Call(ast.Name("slice", ast.Load()), [b or ast.Constant(None) for b in bounds], [])
+
+    def output_seed(self, output: ast.expr, equation: Equation, reads: list[int]) -> ast.expr:
+        """``1.0 if L.__class__ is float else runtime.output_seed(L)``: a Python float output
+        costs one attribute test; anything else gets the full check (and its clear error)."""
+        again = self.expression(equation.inputs[0], reads)
+        is_float = ast.Compare(ast.Attribute(output, "__class__", ast.Load()), [ast.Is()], [ast.Name("float", ast.Load())])
+        check = ast.Call(self.callee("runtime", "output_seed"), [again], [])
+        return ast.IfExp(is_float, ast.Constant(1.0), check)
 
     def callee(self, module: str, attribute: str) -> ast.expr:
         if module == "":
             if attribute in self.signature.parameter_names:  # a parameter shadows the builtin
                 return ast.Attribute(ast.Name(self.module("builtins"), ast.Load()), attribute, ast.Load())
             return ast.Name(attribute, ast.Load())
-        return ast.Attribute(ast.Name(self.module(module), ast.Load()), attribute, ast.Load())
+        node: ast.expr = ast.Name(self.module(module), ast.Load())
+        for part in attribute.split("."):  # np.linalg.norm
+            node = ast.Attribute(node, part, ast.Load())
+        return node
 
     # -- statements -----------------------------------------------------------------------------
 

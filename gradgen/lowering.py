@@ -13,10 +13,10 @@ import ast
 from dataclasses import dataclass
 from typing import Any, Hashable, NoReturn
 
-from gradgen import ops
+from gradgen import call_binding, indexing, ops
 from gradgen.builder import GraphBuilder
 from gradgen.errors import GradgenError, SourceLocation, UnknownFunctionError, UnsupportedSyntaxError
-from gradgen.ir import Atom, Constant, Value
+from gradgen.ir import Atom, Constant, Params, Value
 
 
 @dataclass(frozen=True)
@@ -32,10 +32,11 @@ class Primitive:
 
     op: str
     lib: str | None
+    # Params the function itself fixes (np.zeros_like is full_like with fill_value 0).
+    preset: Params = ()
 
 
 _UNSUPPORTED_EXPRESSIONS: dict[type, tuple[str, str]] = {
-    ast.Subscript: ("indexing and slicing are not supported yet", "indexing comes with the numpy extension; pass the parts as separate arguments"),
     ast.IfExp: ("conditional expressions (a if c else b) are not supported", "control flow comes in a later version"),
     ast.Lambda: ("lambda expressions are not supported", "define a helper function with def; it is inlined"),
     ast.BoolOp: ("'and'/'or' are not supported", "use comparisons, which are treated as constants"),
@@ -64,8 +65,6 @@ _OPERATOR_SYMBOLS = {
     ast.BitAnd: "&",
 }
 
-_REDUCTION_KEYWORDS = ("axis", "keepdims")
-_KEYWORD_OPS = {"sum": _REDUCTION_KEYWORDS, "mean": _REDUCTION_KEYWORDS, "expand_reduced": _REDUCTION_KEYWORDS, "count_reduced": ("axis",)}
 
 
 class ExpressionLowering:
@@ -114,6 +113,8 @@ class ExpressionLowering:
             return self.attribute(node)
         if isinstance(node, ast.Tuple):
             return tuple(self.expression(element) for element in node.elts)
+        if isinstance(node, ast.Subscript):
+            return indexing.lower_subscript(self, node)
         message, hint = _UNSUPPORTED_EXPRESSIONS.get(
             type(node), (f"'{type(node).__name__}' expressions are not supported", "")
         )
@@ -160,6 +161,8 @@ class ExpressionLowering:
         if isinstance(node.op, ast.UAdd):
             return self.atom(operand, node)
         if isinstance(node.op, ast.USub):
+            if isinstance(operand, Constant) and type(operand.value) in (int, float):
+                return Constant(-operand.value)  # a negative literal (axis=-1, x[-1])
             return self.builder.add("neg", (self.atom(operand, node),), (), self.location(node))
         symbol = "not" if isinstance(node.op, ast.Not) else "~"
         self.fail(UnsupportedSyntaxError, node, f"the operator '{symbol}' is not supported", "supported unary operators: - and +")
@@ -182,12 +185,22 @@ class ExpressionLowering:
                 self.fail(UnknownFunctionError, node, f"'{ast.unparse(node)}' does not exist", ops.SUPPORTED_FUNCTIONS_HINT)
             return self.python_attribute(obj, node)
         if isinstance(base, Value) and node.attr == "T":
-            return self.builder.add("transpose", (base,), (("lib", self.attribute_lib()),), self.location(node))
+            return self.builder.add("transpose", (base,), (("lib", self.attribute_lib()), ("axes", None)), self.location(node))
+        if isinstance(base, Value) and node.attr in ops.ATTRIBUTES:
+            return call_binding.bind(self, ops.ATTRIBUTES[node.attr], None, [base], {}, node)
+        if isinstance(base, Value) and node.attr == "shape":
+            self.fail(
+                UnsupportedSyntaxError,
+                node,
+                "x.shape is supported only with a constant index (x.shape[0])",
+                "gradgen knows shapes only at run time: write x.shape[i], len(x), x.size, "
+                "np.zeros_like(x), or y.reshape(x.shape[0], -1)",
+            )
         self.fail(
             UnsupportedSyntaxError,
             node,
             f"the attribute '.{node.attr}' is not supported here",
-            "supported: x.T, and the methods x.dot(), x.sum(), x.mean(), x.transpose()",
+            "supported: x.T, x.shape[i], x.size, x.ndim, and the methods " + ops.METHODS_HINT,
         )
 
     def python_attribute(self, obj: Any, node: ast.AST) -> Any:
@@ -213,14 +226,20 @@ class ExpressionLowering:
             callee = self.python_attribute(self._getattr(receiver, node.func), node.func)
         else:
             callee = self.expression(node.func)
-        args = [self.expression(argument) for argument in node.args]
-        kwargs = {keyword.arg: self.expression(keyword.value) for keyword in node.keywords if keyword.arg}
         primitive = self.as_primitive(callee)
+        variadic = primitive is not None and ops.OPS[primitive.op].arity is None
+        args = [self.expression_or_list(argument, variadic) for argument in node.args]
+        kwargs = {keyword.arg: self.expression(keyword.value) for keyword in node.keywords if keyword.arg}
         if primitive is not None:
-            lib = primitive.lib
-            return self.call_op(primitive.op, lib, args, kwargs, node)
+            return self.call_op(primitive.op, primitive.lib, args, kwargs, node, primitive.preset)
         function = callee.obj if isinstance(callee, PythonObject) else callee
         return self.call_python(function, node, args, kwargs)
+
+    def expression_or_list(self, node: ast.expr, list_allowed: bool) -> Any:
+        """A call argument; a list display counts as a tuple for np.concatenate([a, b])."""
+        if list_allowed and isinstance(node, ast.List):
+            return tuple(self.expression(element) for element in node.elts)
+        return self.expression(node)
 
     def _getattr(self, receiver: PythonObject, node: ast.Attribute) -> Any:
         try:
@@ -242,6 +261,9 @@ class ExpressionLowering:
             ):
                 if obj in table:
                     return Primitive(table[obj], lib)
+            if obj in ops.NUMPY_PRESETS:
+                op, preset = ops.NUMPY_PRESETS[obj]
+                return Primitive(op, "numpy", preset)
         except TypeError:  # unhashable callables are never primitives
             return None
         return None
@@ -254,17 +276,15 @@ class ExpressionLowering:
                 UnknownFunctionError,
                 node.func,
                 f"the method '.{node.func.attr}()' is not supported",
-                "supported methods: x.dot(), x.sum(), x.mean(), x.transpose()",
+                "supported methods: " + ops.METHODS_HINT,
             )
         args = [receiver, *(self.expression(argument) for argument in node.args)]
         kwargs = {keyword.arg: self.expression(keyword.value) for keyword in node.keywords if keyword.arg}
         return self.call_op(op, "method", args, kwargs, node)
 
-    def call_op(self, op: str, lib: str | None, args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> Any:
-        spec = ops.OPS[op]
-        allowed = _KEYWORD_OPS.get(op, ())
-        if op in ("sum", "mean") and len(args) == 2 and "axis" not in kwargs:
-            kwargs = {**kwargs, "axis": args.pop()}
+    def call_op(
+        self, op: str, lib: str | None, args: list[Any], kwargs: dict[str, Any], node: ast.AST, preset: Params = ()
+    ) -> Any:
         if op == "log" and lib == "math" and len(args) == 2 and not kwargs:
             # math.log(x, base) = log(x) / log(base)
             numerator = self.call_op("log", lib, args[:1], {}, node)
@@ -275,35 +295,7 @@ class ExpressionLowering:
             for argument in args[2:]:
                 result = self.call_op(op, lib, [result, argument], {}, node)
             return result
-        unexpected = [name for name in kwargs if name not in allowed]
-        if unexpected or len(args) != spec.arity:
-            self.fail(
-                UnsupportedSyntaxError,
-                node,
-                f"{_call_name(node)} is supported with {spec.arity} positional argument(s)"
-                + (f" and the keywords {', '.join(allowed)}" if allowed else ""),
-                ops.SUPPORTED_FUNCTIONS_HINT,
-            )
-        inputs = tuple(self.atom(argument, node) for argument in args)
-        params: list[tuple[str, Hashable]] = []
-        if op in ops.LIBRARY_OPS:
-            params.append(("lib", lib or self.choose_lib(op, inputs)))
-        for name in allowed:
-            if name in kwargs:
-                params.append((name, self.static(kwargs[name], node, name)))
-            elif name == "keepdims":
-                params.append((name, False))
-            else:
-                params.append((name, None))
-        return self.builder.add(op, inputs, tuple(params), self.location(node))
-
-    def static(self, value: Any, node: ast.AST, what: str) -> Hashable:
-        """A compile-time constant argument (an axis, keepdims), or a located error."""
-        if isinstance(value, Constant) and (value.value is None or isinstance(value.value, (int, bool))):
-            return value.value
-        if isinstance(value, tuple) and all(isinstance(v, Constant) and isinstance(v.value, int) for v in value):
-            return tuple(v.value for v in value)
-        self.fail(UnsupportedSyntaxError, node, f"'{what}' must be a constant here", "write the axis as a literal int or tuple of ints")
+        return call_binding.bind(self, op, lib, args, kwargs, node, preset)
 
 
 def _call_name(node: ast.AST) -> str:

@@ -28,7 +28,9 @@ Family = Literal[
     "linear",  # matmul, dot: shape depends on both operands
     "like_first",  # output has the kind of the first input (transpose, copy, casts)
     "like_last",  # output has the kind of the last input (backward helpers: result shaped like x)
-    "scalar",  # always a scalar (backward helpers that count elements)
+    "scalar",  # always a scalar (backward helpers that count elements, x.size, len(x))
+    "shape",  # reshape, broadcast_to: a scalar exactly when the static target ``shape`` is ()
+    "array",  # the op decides the shape (x[i], np.concatenate, np.outer...): never proven scalar
 ]
 
 
@@ -45,6 +47,15 @@ class Call:
     module ``""`` means a builtin. Params other than ``lib`` become keyword arguments."""
 
     functions: tuple[tuple[str, tuple[str, str]], ...]
+    # Params passed positionally before the inputs (np.einsum's subscripts) and after them
+    # (x.reshape(shape)), in this order; a positional param that is None is left out.
+    leading: tuple[str, ...] = ()
+    positional: tuple[str, ...] = ()
+    # The inputs are passed as one tuple (np.concatenate((a, b))).
+    packed: bool = False
+    # Inputs from this position on are run-time values filling the DYNAMIC markers in the
+    # params, in order (x.reshape(n, -1) has inputs (x, n) and shape (DYNAMIC, -1)).
+    dynamic_from: int | None = None
 
     def function_for(self, lib: str) -> tuple[str, str]:
         table = dict(self.functions)
@@ -59,17 +70,28 @@ ATTRIBUTE = "<attribute>"
 
 
 @dataclass(frozen=True, slots=True)
+class Subscript:
+    """Spelled as ``x[key]``: the ``key`` param (see ``indexing.py``), its DYNAMIC markers
+    filled by the inputs after ``x``."""
+
+
+# In a param, marks the place of a run-time value (an index ``x[i]``, a size in a shape).
+DYNAMIC = "<dynamic>"
+
+
+@dataclass(frozen=True, slots=True)
 class Identity:
     """Spelled as the input itself (``a = b``)."""
 
 
-Spelling = Operator | Call | Identity
+Spelling = Operator | Call | Subscript | Identity
 
 
 @dataclass(frozen=True, slots=True)
 class OpSpec:
     name: str
-    arity: int
+    # None: variadic (np.concatenate's arrays, an index's run-time positions, einsum's operands)
+    arity: int | None
     family: Family
     rule: str | None
     spelling: Spelling
@@ -91,8 +113,13 @@ def _numpy_or_method(name: str) -> Call:
     return Call((("numpy", ("numpy", name)), ("method", (METHOD, name))))
 
 
-def _runtime(name: str) -> Call:
-    return Call((("numpy", ("runtime", name)),))
+def _runtime(name: str, **layout: object) -> Call:
+    return Call((("numpy", ("runtime", name)),), **layout)  # type: ignore[arg-type]
+
+
+def _numpy_with(name: str, *, method: bool = False, **layout: object) -> Call:
+    functions = (("numpy", ("numpy", name)),) + ((("method", (METHOD, name)),) if method else ())
+    return Call(functions, **layout)  # type: ignore[arg-type]
 
 
 _ELEMENTARY = {
@@ -107,6 +134,12 @@ _ELEMENTARY = {
     "tan": ("tan", "tan", math.tan),
     "tanh": ("tanh", "tanh", math.tanh),
     "arctan": ("atan", "arctan", math.atan),
+    "log2": ("log2", "log2", math.log2),
+    "log10": ("log10", "log10", math.log10),
+    "sinh": ("sinh", "sinh", math.sinh),
+    "cosh": ("cosh", "cosh", math.cosh),
+    "arcsin": ("asin", "arcsin", math.asin),
+    "arccos": ("acos", "arccos", math.acos),
 }
 
 _OP_LIST: list[OpSpec] = [
@@ -160,10 +193,22 @@ _OP_LIST: list[OpSpec] = [
         OpSpec(name, 1, "elementwise", name, _unary_math(math_name, numpy_name), implementation)
         for name, (math_name, numpy_name, implementation) in _ELEMENTARY.items()
     ),
+    OpSpec("arctan2", 2, "elementwise", "arctan2", _unary_math("atan2", "arctan2"), math.atan2),
+    OpSpec("square", 1, "elementwise", "square", _numpy("square")),
+    OpSpec("clip", 3, "elementwise", "clip", _numpy("clip")),
+    OpSpec("where", 3, "elementwise", "where", _numpy("where")),
     OpSpec("sum", 1, "reduction", "sum", _numpy_or_method("sum")),
     OpSpec("mean", 1, "reduction", "mean", _numpy_or_method("mean")),
+    OpSpec("max", 1, "reduction", "extremum", _numpy_or_method("max")),
+    OpSpec("min", 1, "reduction", "extremum", _numpy_or_method("min")),
+    OpSpec("prod", 1, "reduction", "prod", _numpy_or_method("prod")),
+    OpSpec("norm", 1, "reduction", "norm", _numpy("linalg.norm")),
     OpSpec("matmul", 2, "linear", "matmul", Operator(ast.MatMult)),
     OpSpec("dot", 2, "linear", "dot", _numpy_or_method("dot")),
+    OpSpec("inner", 2, "linear", "inner", _numpy("inner")),
+    OpSpec("outer", 2, "array", "outer", _numpy("outer")),
+    OpSpec("einsum", None, "array", "einsum", _numpy_with("einsum", leading=("subscripts",))),
+    OpSpec("trace", 1, "array", "trace", _numpy_or_method("trace")),
     OpSpec(
         "transpose",
         1,
@@ -174,9 +219,33 @@ _OP_LIST: list[OpSpec] = [
                 ("numpy", ("numpy", "transpose")),
                 ("method", (METHOD, "transpose")),
                 ("attribute", (ATTRIBUTE, "T")),
-            )
+            ),
+            positional=("axes",),
         ),
     ),
+    # Shape ops: every one of them moves elements without changing them. Indexing is x[key].
+    OpSpec("index", None, "array", "index", Subscript()),
+    OpSpec("reshape", None, "shape", "reshape", _numpy_with("reshape", method=True, positional=("shape",), dynamic_from=1)),
+    OpSpec("ravel", 1, "array", "reshape", _numpy_or_method("ravel")),
+    OpSpec("flatten", 1, "array", "reshape", Call((("method", (METHOD, "flatten")),))),
+    OpSpec("squeeze", 1, "array", "reshape", _numpy_or_method("squeeze")),
+    OpSpec("expand_dims", 1, "array", "reshape", _numpy_with("expand_dims", positional=("axis",))),
+    OpSpec("broadcast_to", 1, "shape", "broadcast_to", _numpy_with("broadcast_to", positional=("shape",))),
+    OpSpec("concatenate", None, "array", "concatenate", _numpy_with("concatenate", packed=True)),
+    OpSpec("stack", None, "array", "stack", _numpy_with("stack", packed=True)),
+    OpSpec("astype", 1, "like_first", "copy", Call((("method", (METHOD, "astype")), ("numpy", ("runtime", "astype"))), positional=("dtype",))),
+    # Values that carry no gradient: sizes, new arrays, integer casts. Sizes may be run-time
+    # values (x.shape[0] is np.size(x, 0)); shapes may hold them (np.zeros((n, 3))).
+    OpSpec("size", 1, "scalar", None, _numpy_with("size", positional=("axis",))),
+    OpSpec("ndim", 1, "scalar", None, _numpy("ndim")),
+    OpSpec("len", 1, "scalar", None, Call((("builtins", ("", "len")),))),
+    OpSpec("astype_discrete", 1, "like_first", None, Call((("method", (METHOD, "astype")), ("numpy", ("runtime", "astype"))), positional=("dtype",))),
+    OpSpec("full_like", 1, "like_first", None, _numpy_with("full_like", positional=("fill_value",))),
+    OpSpec("zeros", None, "array", None, _numpy_with("zeros", positional=("shape",), dynamic_from=0)),
+    OpSpec("ones", None, "array", None, _numpy_with("ones", positional=("shape",), dynamic_from=0)),
+    OpSpec("full", None, "array", None, _numpy_with("full", positional=("shape", "fill_value"), dynamic_from=0)),
+    OpSpec("eye", None, "array", None, _numpy_with("eye", positional=("n", "m"), dynamic_from=0)),
+    OpSpec("arange", None, "array", None, _numpy_with("arange", positional=("start", "stop", "step"), dynamic_from=0)),
     # Helpers that only the backward pass creates; they live in gradgen/runtime.py.
     OpSpec("unbroadcast", 2, "like_last", None, _runtime("unbroadcast")),
     OpSpec("expand_reduced", 2, "like_last", None, _runtime("expand_reduced")),
@@ -184,6 +253,15 @@ _OP_LIST: list[OpSpec] = [
     OpSpec("matmul_vjp_left", 3, "linear", None, _runtime("matmul_vjp_left")),
     OpSpec("matmul_vjp_right", 3, "linear", None, _runtime("matmul_vjp_right")),
     OpSpec("zeros_like", 1, "like_first", None, _runtime("zeros_like")),
+    OpSpec("reshape_like", 2, "like_last", None, _runtime("reshape_like")),
+    OpSpec("unindex", None, "like_first", None, _runtime("unindex", dynamic_from=2)),  # (x, grad, *positions)
+    OpSpec("unconcatenate", None, "array", None, _runtime("unconcatenate")),
+    OpSpec("take", 1, "array", None, _numpy_with("take", positional=("index",))),
+    OpSpec("prod_others", 1, "like_first", None, _runtime("prod_others")),
+    OpSpec("inner_vjp_left", 3, "linear", None, _runtime("inner_vjp_left")),
+    OpSpec("inner_vjp_right", 3, "linear", None, _runtime("inner_vjp_right")),
+    OpSpec("einsum_vjp", None, "array", None, _runtime("einsum_vjp")),
+    OpSpec("trace_vjp", 2, "like_last", None, _runtime("trace_vjp")),
     OpSpec("output_seed", 1, "scalar", None, _runtime("output_seed"), effect=True),
 ]
 
@@ -225,6 +303,14 @@ MATH_FUNCTIONS: dict[object, str] = {
     math.tanh: "tanh",
     math.atan: "arctan",
     math.fabs: "abs",
+    math.log2: "log2",
+    math.log10: "log10",
+    math.sinh: "sinh",
+    math.cosh: "cosh",
+    math.asin: "arcsin",
+    math.acos: "arccos",
+    math.atan2: "arctan2",
+    math.pow: "pow",  # spelled x ** y
 }
 
 NUMPY_FUNCTIONS: dict[object, str] = {
@@ -253,6 +339,54 @@ NUMPY_FUNCTIONS: dict[object, str] = {
     np.dot: "dot",
     np.matmul: "matmul",
     np.transpose: "transpose",
+    np.log2: "log2",
+    np.log10: "log10",
+    np.sinh: "sinh",
+    np.cosh: "cosh",
+    np.arcsin: "arcsin",
+    np.arccos: "arccos",
+    np.arctan2: "arctan2",
+    np.square: "square",
+    np.clip: "clip",
+    np.where: "where",
+    np.greater: "gt",
+    np.greater_equal: "ge",
+    np.less: "lt",
+    np.less_equal: "le",
+    np.equal: "eq",
+    np.not_equal: "ne",
+    np.max: "max",
+    np.amax: "max",
+    np.min: "min",
+    np.amin: "min",
+    np.prod: "prod",
+    np.linalg.norm: "norm",
+    np.inner: "inner",
+    np.outer: "outer",
+    np.einsum: "einsum",
+    np.trace: "trace",
+    np.reshape: "reshape",
+    np.ravel: "ravel",
+    np.squeeze: "squeeze",
+    np.expand_dims: "expand_dims",
+    np.broadcast_to: "broadcast_to",
+    np.concatenate: "concatenate",
+    np.stack: "stack",
+    np.size: "size",
+    np.ndim: "ndim",
+    np.zeros: "zeros",
+    np.ones: "ones",
+    np.full: "full",
+    np.eye: "eye",
+    np.arange: "arange",
+    np.full_like: "full_like",
+}
+
+# numpy functions that are an op with some params fixed: (op, params).
+NUMPY_PRESETS: dict[object, tuple[str, tuple[tuple[str, object], ...]]] = {
+    np.zeros_like: ("full_like", (("fill_value", 0),)),
+    np.ones_like: ("full_like", (("fill_value", 1),)),
+    **{cast: ("astype", (("dtype", np.dtype(cast).name),)) for cast in (np.float16, np.float32, np.float64)},
 }
 
 BUILTIN_FUNCTIONS: dict[object, str] = {
@@ -260,21 +394,27 @@ BUILTIN_FUNCTIONS: dict[object, str] = {
     max: "maximum",
     min: "minimum",
     float: "cast",
+    len: "len",
 }
 
 METHODS: dict[str, str] = {
-    "dot": "dot",
-    "sum": "sum",
-    "mean": "mean",
-    "transpose": "transpose",
+    name: name
+    for name in ("dot", "sum", "mean", "max", "min", "prod", "transpose", "reshape", "ravel", "flatten", "squeeze", "trace", "astype")
 }
+METHODS_HINT = "x." + "() x.".join(METHODS) + "()"
+
+# x.size and x.ndim are sizes known at run time (x.T and x.shape[i] are lowered apart).
+ATTRIBUTES: dict[str, str] = {"size": "size", "ndim": "ndim"}
 
 # Module-level constants users reach through math/numpy.
 MODULE_CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e, "inf": math.inf, "tau": math.tau}
 
 SUPPORTED_FUNCTIONS_HINT = (
-    "supported calls: math.exp log log1p expm1 sqrt sin cos tan tanh atan fabs; "
-    "numpy exp log log1p expm1 sqrt sin cos tan tanh arctan abs sign maximum minimum "
-    "sum mean dot matmul transpose; builtins abs min max float; methods x.dot x.sum x.mean "
-    "x.transpose and x.T; and plain Python functions with source, which are inlined"
+    "supported calls: math.exp log log2 log10 log1p expm1 sqrt sin cos tan tanh sinh cosh asin "
+    "acos atan atan2 pow fabs; numpy's elementwise functions of those names (arcsin, arctan2...), "
+    "square clip where abs sign maximum minimum and comparisons, sum mean max min prod "
+    "linalg.norm, dot matmul inner outer einsum trace transpose, reshape ravel squeeze "
+    "expand_dims broadcast_to concatenate stack, zeros ones full eye arange zeros_like "
+    "ones_like full_like size ndim, float32/float64 casts; builtins abs min max float len; "
+    "methods " + METHODS_HINT + "; x.T, x[...]; and plain Python functions with source, which are inlined"
 )

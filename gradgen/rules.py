@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Hashable, NoReturn
 
+import numpy as np
+
 from gradgen import ops
 from gradgen.builder import GraphBuilder, is_scalar
 from gradgen.errors import GradgenError, MissingRuleError, SourceLocation
-from gradgen.ir import Atom, Equation
-from gradgen.lowering import ExpressionLowering, Primitive
+from gradgen.ir import Atom, Constant, Equation
+from gradgen.lowering import ExpressionLowering, Primitive, PythonObject
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,9 @@ class Rule:
     params: tuple[str, ...]
     assignments: dict[str, ast.expr]
     filename: str
+    # ``*xs``: the name bound to the tuple of the remaining inputs of a variadic op. Its
+    # gradient ``grad_xs`` is instantiated once per input, with ``i`` its position in xs.
+    variadic: str | None = None
 
 
 class TemplateError(GradgenError):
@@ -60,9 +65,16 @@ def _parse_rule(node: ast.FunctionDef, filename: str) -> Rule:
         raise TemplateError(f"template {node.name}: {message}", SourceLocation(filename, getattr(at, "lineno", node.lineno), 0))
 
     positional = [a.arg for a in node.args.args]
-    if positional[-2:] != ["z", "grad_z"]:
-        fail("positional parameters must end with z, grad_z", node)
-    inputs = tuple(positional[:-2])
+    keyword_only = [a.arg for a in node.args.kwonlyargs]
+    variadic = node.args.vararg.arg if node.args.vararg else None
+    if variadic is not None:
+        if keyword_only[:2] != ["z", "grad_z"]:
+            fail("after *inputs, the parameters must start with z, grad_z", node)
+        inputs, params = tuple(positional), tuple(keyword_only[2:])
+    else:
+        if positional[-2:] != ["z", "grad_z"]:
+            fail("positional parameters must end with z, grad_z", node)
+        inputs, params = tuple(positional[:-2]), tuple(keyword_only)
     assignments: dict[str, ast.expr] = {}
     for statement in node.body:
         if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
@@ -70,10 +82,10 @@ def _parse_rule(node: ast.FunctionDef, filename: str) -> Rule:
         if not (isinstance(statement, ast.Assign) and len(statement.targets) == 1 and isinstance(statement.targets[0], ast.Name)):
             fail("the body may only assign names", statement)
         assignments[statement.targets[0].id] = statement.value
-    missing = [name for name in inputs if f"grad_{name}" not in assignments]
+    missing = [name for name in inputs + ((variadic,) if variadic else ()) if f"grad_{name}" not in assignments]
     if missing:
         fail(f"no gradient for input(s) {', '.join(missing)}", node)
-    return Rule(node.name, inputs, tuple(a.arg for a in node.args.kwonlyargs), assignments, filename)
+    return Rule(node.name, inputs, params, assignments, filename, variadic)
 
 
 def instantiate(
@@ -88,17 +100,28 @@ def instantiate(
         return tuple(None for _ in equation.inputs)
     rule = load_rules()[spec.rule]
     lowering = _TemplateLowering(rule, equation, adjoint, builder)
-    return tuple(
-        lowering.gradient(name) if want else None for name, want in zip(rule.inputs, wanted)
-    )
+    fixed = len(rule.inputs)
+    gradients: list[Atom | None] = []
+    for position, want in enumerate(wanted):
+        if not want:
+            gradients.append(None)
+        elif position < fixed:
+            gradients.append(lowering.gradient(rule.inputs[position]))
+        else:  # one instantiation per input of a variadic op: its locals depend on i
+            assert rule.variadic is not None
+            gradients.append(_TemplateLowering(rule, equation, adjoint, builder, position - fixed).gradient(rule.variadic))
+    return tuple(gradients)
 
 
 class _TemplateLowering(ExpressionLowering):
-    def __init__(self, rule: Rule, equation: Equation, adjoint: Atom, builder: GraphBuilder):
+    def __init__(self, rule: Rule, equation: Equation, adjoint: Atom, builder: GraphBuilder, index: int = 0):
         super().__init__(builder)
         self.rule = rule
         self.equation = equation
         self.bindings: dict[str, Any] = dict(zip(rule.inputs, equation.inputs))
+        if rule.variadic is not None:
+            self.bindings[rule.variadic] = equation.inputs[len(rule.inputs) :]
+            self.bindings["i"] = _constant(index)
         self.bindings["z"] = equation.output
         self.bindings["grad_z"] = adjoint
         params = dict(equation.params)
@@ -107,8 +130,11 @@ class _TemplateLowering(ExpressionLowering):
             self.bindings[name] = tuple(_constant(v) for v in value) if isinstance(value, tuple) else _constant(value)
         self.forward_lib = params.get("lib")
 
-    def gradient(self, input_name: str) -> Atom:
-        return self.atom(self.local(f"grad_{input_name}"), self.rule.assignments[f"grad_{input_name}"])
+    def gradient(self, input_name: str) -> Atom | None:
+        expression = self.rule.assignments[f"grad_{input_name}"]
+        if isinstance(expression, ast.Constant) and expression.value is None:
+            return None  # an input that is not differentiated (np.where's condition, an index)
+        return self.atom(self.local(f"grad_{input_name}"), expression)
 
     def local(self, name: str) -> Any:
         # Template locals are lowered on first use, so unwanted gradients cost nothing.
@@ -121,13 +147,15 @@ class _TemplateLowering(ExpressionLowering):
             return self.local(node.id)
         if node.id in ops.OPS:
             return Primitive(node.id, None)
+        if node.id in STATIC_FUNCTIONS:
+            return PythonObject(STATIC_FUNCTIONS[node.id])
         self.fail(TemplateError, node, f"unknown name {node.id!r}")
 
     def choose_lib(self, op: str, inputs: tuple[Atom, ...]) -> str:
         # Derivatives are spelled like the forward op (math.cos for math.sin); operators
         # and builtins use math on scalars and numpy otherwise.
-        if self.forward_lib in ("math", "numpy"):
-            return str(self.forward_lib)
+        if self.forward_lib in ("math", "numpy") or (op == self.equation.op and self.forward_lib in ("method", "attribute")):
+            return str(self.forward_lib)  # grad_z.T for x.T, grad_z.transpose(...) for x.transpose(...)
         return "math" if all(is_scalar(atom) for atom in inputs) else "numpy"
 
     def attribute_lib(self) -> str:
@@ -144,7 +172,32 @@ class _TemplateLowering(ExpressionLowering):
         )
 
     def call_python(self, function: Any, node: ast.Call, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        if function in STATIC_FUNCTIONS.values():
+            # Computed on params at compile time: the result is a param of the ops it feeds.
+            values = [_unwrap(a) for a in args]
+            return _wrap(function(*values, **{k: _unwrap(v) for k, v in kwargs.items()}))
         self.fail(TemplateError, node, f"templates may only call ops, not {function!r}")
+
+
+def inverse_permutation(axes: tuple[int, ...] | None) -> tuple[int, ...] | None:
+    """The axes that undo ``np.transpose(x, axes)`` (None, a reversal, undoes itself)."""
+    if axes is None:
+        return None
+    return tuple(int(i) for i in np.argsort([a % len(axes) for a in axes]))
+
+
+# Functions templates may apply to params; they run when the rule is instantiated.
+STATIC_FUNCTIONS: dict[str, Any] = {"inverse_permutation": inverse_permutation}
+
+
+def _unwrap(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return tuple(_unwrap(v) for v in value)
+    return value.value if isinstance(value, Constant) else value
+
+
+def _wrap(value: Any) -> Any:
+    return Constant(value)
 
 
 def _constant(value: Hashable) -> Any:

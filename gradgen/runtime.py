@@ -59,32 +59,145 @@ def count_reduced(like, axis=None) -> int:
     return count
 
 
+def _promoted(gradient, left, right):
+    """``left @ right`` as numpy computes it: 1-D operands promoted to matrices, and the
+    gradient given back the axes the promotion removed from the result."""
+    if np.ndim(left) == 1:
+        left, gradient = np.reshape(left, (1, -1)), np.expand_dims(gradient, -2)
+    if np.ndim(right) == 1:
+        right, gradient = np.reshape(right, (-1, 1)), np.expand_dims(gradient, -1)
+    return gradient, left, right
+
+
+def _reduced_to(gradient, shape):
+    """Sum the broadcast batch axes of ``gradient`` away and give it ``shape``."""
+    extra = np.ndim(gradient) - len(shape)
+    if extra > 0:
+        gradient = np.sum(gradient, axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(np.shape(gradient)[:-2]) if i < len(shape) - 2 and shape[i] == 1 and n != 1)
+    if stretched:
+        gradient = np.sum(gradient, axis=stretched, keepdims=True)
+    return np.reshape(gradient, shape)
+
+
 def matmul_vjp_left(gradient, left, right):
-    """Gradient of ``left @ right`` with respect to ``left`` (numpy's 1-D promotion undone)."""
-    left_ndim, right_ndim = np.ndim(left), np.ndim(right)
-    if left_ndim == 0 or right_ndim == 0:  # np.dot with a scalar is a product
+    """Gradient of ``left @ right`` with respect to ``left`` (batched, 1-D promotion undone)."""
+    if np.ndim(left) == 0 or np.ndim(right) == 0:  # np.dot with a scalar is a product
         return unbroadcast(gradient * right, left)
-    if right_ndim == 1:
-        if left_ndim == 1:
-            return gradient * right
-        return np.multiply.outer(gradient, right)
-    if left_ndim == 1:
-        return right @ gradient
-    return unbroadcast(gradient @ np.swapaxes(right, -1, -2), left)
+    if np.ndim(left) == 1 and np.ndim(right) == 1:
+        return gradient * right
+    promoted_gradient, _, promoted_right = _promoted(gradient, left, right)
+    result = promoted_gradient @ np.swapaxes(promoted_right, -1, -2)
+    promoted_shape = np.shape(left) if np.ndim(left) > 1 else (1, np.shape(left)[0])
+    return np.reshape(_reduced_to(result, promoted_shape), np.shape(left))
 
 
 def matmul_vjp_right(gradient, left, right):
-    """Gradient of ``left @ right`` with respect to ``right`` (numpy's 1-D promotion undone)."""
-    left_ndim, right_ndim = np.ndim(left), np.ndim(right)
-    if left_ndim == 0 or right_ndim == 0:
+    """Gradient of ``left @ right`` with respect to ``right`` (batched, 1-D promotion undone)."""
+    if np.ndim(left) == 0 or np.ndim(right) == 0:
         return unbroadcast(gradient * left, right)
-    if left_ndim == 1:
-        if right_ndim == 1:
-            return gradient * left
-        return np.multiply.outer(left, gradient)
-    if right_ndim == 1:
-        return np.swapaxes(left, -1, -2) @ gradient
-    return unbroadcast(np.swapaxes(left, -1, -2) @ gradient, right)
+    if np.ndim(left) == 1 and np.ndim(right) == 1:
+        return gradient * left
+    promoted_gradient, promoted_left, _ = _promoted(gradient, left, right)
+    result = np.swapaxes(promoted_left, -1, -2) @ promoted_gradient
+    promoted_shape = np.shape(right) if np.ndim(right) > 1 else (np.shape(right)[0], 1)
+    return np.reshape(_reduced_to(result, promoted_shape), np.shape(right))
+
+
+def reshape_like(gradient, like):
+    """``gradient`` with the shape of ``like`` (the adjoint of every reshaping op)."""
+    return np.reshape(gradient, np.shape(like))
+
+
+def unindex(like, gradient, key):
+    """The adjoint of ``like[key]``: zeros shaped like ``like`` with ``gradient`` added at ``key``
+    (np.add.at where an index array may repeat a position)."""
+    result = np.zeros(np.shape(like), dtype=np.result_type(like, gradient, 1.0))
+    if any(isinstance(entry, np.ndarray) and entry.ndim > 0 for entry in key):
+        np.add.at(result, key, gradient)
+    else:  # basic indexing selects each element at most once
+        result[key] = gradient
+    return result
+
+
+def unconcatenate(gradient, *parts, axis, index):
+    """The block of ``gradient`` that ``parts[index]`` filled in ``np.concatenate(parts, axis)``."""
+    sizes = [np.shape(part)[axis] for part in parts]
+    start = sum(sizes[:index])
+    key = [slice(None)] * np.ndim(gradient)
+    key[axis] = slice(start, start + sizes[index])
+    return gradient[tuple(key)]
+
+
+def prod_others(x, axis=None):
+    """For each element, the product of the other elements of its reduction group (no division,
+    so zeros are exact): the exclusive products from the left times those from the right."""
+    x = np.asarray(x)
+    axes = _normalized_axes(axis, x.ndim)
+    kept = [a for a in range(x.ndim) if a not in axes]
+    moved = np.transpose(x, kept + list(axes))
+    flat = moved.reshape(moved.shape[: len(kept)] + (-1,))
+    ones = np.ones(flat.shape[:-1] + (1,), dtype=np.result_type(x, 1.0))
+    left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    others = (left * right).reshape(moved.shape)
+    return np.transpose(others, np.argsort(kept + list(axes)))
+
+
+def inner_vjp_left(gradient, left, right):
+    """Gradient of ``np.inner(left, right)`` (a sum over both last axes) for ``left``."""
+    if np.ndim(left) == 0 or np.ndim(right) == 0:
+        return unbroadcast(gradient * right, left)
+    batch = np.ndim(left) - 1
+    return np.tensordot(gradient, right, axes=(list(range(batch, np.ndim(gradient))), list(range(np.ndim(right) - 1))))
+
+
+def inner_vjp_right(gradient, left, right):
+    """Gradient of ``np.inner(left, right)`` for ``right``."""
+    if np.ndim(left) == 0 or np.ndim(right) == 0:
+        return unbroadcast(gradient * left, right)
+    batch = np.ndim(left) - 1
+    return np.tensordot(gradient, left, axes=(list(range(batch)), list(range(batch))))
+
+
+def einsum_vjp(gradient, *operands, subscripts, index):
+    """Gradient of ``np.einsum(subscripts, *operands)`` for ``operands[index]``: the einsum of
+    the gradient with the other operands, into that operand's subscripts; letters only that
+    operand has were summed, so its gradient is constant along them (broadcast back)."""
+    backward, target = einsum_vjp_subscripts(subscripts, index)
+    reached = backward.split("->")[1]
+    others_operands = [operand for position, operand in enumerate(operands) if position != index]
+    result = np.einsum(backward, gradient, *others_operands)
+    if reached != target:
+        shape = np.shape(operands[index])
+        expanded = [shape[position] if letter in reached else 1 for position, letter in enumerate(target)]
+        result = np.broadcast_to(np.reshape(result, expanded), shape).copy()
+    return result
+
+
+def einsum_vjp_subscripts(subscripts: str, index: int) -> tuple[str, str]:
+    """The subscripts of the einsum of (gradient, the other operands) that gives operand
+    ``index``'s gradient, and that operand's own subscripts. The result lacks the letters no
+    other term has (``ij->i`` gives ``i->i`` for ``ij``)."""
+    inputs, output = subscripts.split("->")
+    terms = inputs.split(",")
+    target = terms[index]
+    others = [term for position, term in enumerate(terms) if position != index]
+    available = set(output).union(*others)
+    reached = "".join(letter for letter in target if letter in available)
+    return ",".join([output, *others]) + "->" + reached, target
+
+
+def trace_vjp(gradient, like):
+    """The adjoint of ``np.trace(like)``: ``gradient`` on the diagonal of the first two axes."""
+    shape = np.shape(like)
+    eye = np.eye(shape[0], shape[1]).reshape(shape[:2] + (1,) * (len(shape) - 2))
+    return eye * gradient
+
+
+def astype(x, dtype):
+    """``np.float32(x)`` and friends: ``x`` as ``dtype`` (a numpy scalar for a number)."""
+    return np.dtype(dtype).type(x)
 
 
 def zeros_like(like):

@@ -6,4 +6,10 @@ The body assigns ``grad_<input>`` for every input, as the lectures write backpro
 template name gradgen ops (``cos``, ``log``, ``expand_reduced``...), spelled with ``math`` or
 ``numpy`` to match the forward code. The reverse pass adds the broadcasting reductions, so no
 rule needs to remember them. These files are read by gradgen, never imported and run.
+
+``grad_x = None`` marks an input that gets no gradient (np.where's condition, an index).
+A variadic op (np.concatenate, np.einsum) declares ``*xs`` for the inputs after its fixed
+ones, then ``z, grad_z`` and its params as keyword-only parameters; ``grad_xs`` is
+instantiated once per input, with ``i`` bound to its position in ``xs``. Templates may apply
+the compile-time functions in ``rules.STATIC_FUNCTIONS`` to params (``inverse_permutation``).
 """

@@ -55,3 +55,44 @@ def arctan(x, z, grad_z):
 def abs(x, z, grad_z):
     # d|x|/dx = sign(x), and 0 at x = 0
     grad_x = grad_z * sign(x)
+
+
+def log2(x, z, grad_z):
+    # d log2(x)/dx = 1/(x log 2)
+    grad_x = grad_z / (x * 0.6931471805599453)
+
+
+def log10(x, z, grad_z):
+    # d log10(x)/dx = 1/(x log 10)
+    grad_x = grad_z / (x * 2.302585092994046)
+
+
+def sinh(x, z, grad_z):
+    # d sinh(x)/dx = cosh(x)
+    grad_x = grad_z * cosh(x)
+
+
+def cosh(x, z, grad_z):
+    # d cosh(x)/dx = sinh(x)
+    grad_x = grad_z * sinh(x)
+
+
+def arcsin(x, z, grad_z):
+    # d asin(x)/dx = 1/sqrt(1 - x*x)
+    grad_x = grad_z / sqrt(1 - x * x)
+
+
+def arccos(x, z, grad_z):
+    # d acos(x)/dx = -1/sqrt(1 - x*x)
+    grad_x = -grad_z / sqrt(1 - x * x)
+
+
+def arctan2(y, x, z, grad_z):
+    # z = atan2(y, x): dz/dy = x/(x*x + y*y), dz/dx = -y/(x*x + y*y)
+    grad_y = grad_z * x / (x * x + y * y)
+    grad_x = -grad_z * y / (x * x + y * y)
+
+
+def square(x, z, grad_z):
+    # d x**2/dx = 2x
+    grad_x = grad_z * 2.0 * x

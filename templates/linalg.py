@@ -13,6 +13,28 @@ def dot(x, y, z, grad_z):
     grad_y = matmul_vjp_right(grad_z, x, y)
 
 
-def transpose(x, z, grad_z):
-    # z = x.T: the adjoint of a transpose is the transpose of the adjoint
-    grad_x = grad_z.T
+def transpose(x, z, grad_z, *, axes):
+    # z = transpose(x, axes): the adjoint is transposed back (x.T undoes itself)
+    grad_x = transpose(grad_z, axes=inverse_permutation(axes))
+
+
+def inner(x, y, z, grad_z):
+    # z[I, J] = sum_k x[I, k] y[J, k]: contract grad_z with the other operand
+    grad_x = inner_vjp_left(grad_z, x, y)
+    grad_y = inner_vjp_right(grad_z, x, y)
+
+
+def outer(x, y, z, grad_z):
+    # z[i, j] = x[i] y[j] (over the flattened operands)
+    grad_x = reshape_like(dot(grad_z, ravel(y)), x)
+    grad_y = reshape_like(dot(ravel(x), grad_z), y)
+
+
+def einsum(*xs, z, grad_z, subscripts):
+    # the adjoint of one operand is the einsum of grad_z with the others, into its subscripts
+    grad_xs = einsum_vjp(grad_z, xs, subscripts=subscripts, index=i)
+
+
+def trace(x, z, grad_z):
+    # z = sum_i x[i, i]: the diagonal receives grad_z, the rest 0
+    grad_x = trace_vjp(grad_z, x)

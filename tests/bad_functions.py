@@ -240,12 +240,12 @@ def membership_test(x, y):
     return x * (x in (1.0, 2.0))  # <- error membership_test at x in
 
 
-def subscript_read(x):
-    return x[0] * 2.0  # <- error subscript_read at x[0]
+def fancy_index(x):
+    return np.sum(x[[0, 2]])  # <- error fancy_index at [0, 2]
 
 
-def slice_read(x):
-    return np.sum(x[1:])  # <- error slice_read at x[1:]
+def whole_shape(x):
+    return np.sum(np.zeros(x.shape) + x)  # <- error whole_shape at x.shape
 
 
 def complex_literal(x):
@@ -293,8 +293,8 @@ def numpy_cumsum(x):
     return np.sum(np.cumsum(x))  # <- error numpy_cumsum at np.cumsum
 
 
-def builtin_len(x):
-    return x * len(x)  # <- error builtin_len at len
+def builtin_round(x):
+    return x * round(x)  # <- error builtin_round at round
 
 
 def builtin_print_in_expression(x):

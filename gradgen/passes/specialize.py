@@ -14,6 +14,7 @@ from typing import Hashable
 
 import numpy as np
 
+from gradgen import runtime
 from gradgen.ir import Atom, Constant, Equation, Graph, Value
 from gradgen.ops import OPS
 from gradgen.passes.substitution import rebuild, substitute_inputs
@@ -100,6 +101,31 @@ class _Specializer:
         if ndims == (1, 1):
             return self.finish(eq, "mul", (gradient, left))
         return None
+
+
+    def reshape_like(self, eq: Equation) -> Atom | Equation:
+        gradient, like = eq.inputs
+        if _shape(gradient) == _shape(like):
+            return gradient  # nothing to reshape
+        return self.finish(eq, "reshape", (gradient,), (("lib", "numpy"), ("shape", _shape(like))))
+
+    def unconcatenate(self, eq: Equation) -> Equation:
+        gradient, *parts = eq.inputs
+        axis, index = eq.param("axis"), eq.param("index")
+        axis = axis % len(_shape(gradient))  # type: ignore[operator]
+        start = sum(_shape(part)[axis] for part in parts[:index])  # type: ignore[index]
+        stop = start + _shape(parts[index])[axis]  # type: ignore[index]
+        key = (("slice", None, None, None),) * axis + (("slice", start or None, stop, None),)
+        return self.finish(eq, "index", (gradient,), (("key", key),))  # grad_a = grad_z[:, 3:5]
+
+    def einsum_vjp(self, eq: Equation) -> Equation | None:
+        gradient, *operands = eq.inputs
+        index = eq.param("index")
+        backward, target = runtime.einsum_vjp_subscripts(str(eq.param("subscripts")), index)  # type: ignore[arg-type]
+        if backward.split("->")[1] != target:
+            return None  # broadcast back along summed-away letters: left to the run-time helper
+        others = tuple(operand for position, operand in enumerate(operands) if position != index)
+        return self.finish(eq, "einsum", (gradient, *others), (("subscripts", backward),))
 
 
 def _shape(atom: Atom) -> tuple[int, ...] | None:
