@@ -273,3 +273,34 @@ def cross_entropy(z, y):
     m = np.max(z, axis=1, keepdims=True)
     log_p = z - m - np.log(np.sum(np.exp(z - m), axis=1, keepdims=True))
     return -np.sum(y * log_p) / z.shape[0]
+
+
+# -- refused, with a located error ------------------------------------------------------------
+
+
+def refused_einsum_implicit(a, b):
+    return np.sum(np.einsum("ij,jk", a, b))
+
+
+def refused_einsum_diagonal(a):
+    return np.einsum("ii->i", a).sum()
+
+
+def refused_norm_order(x):
+    return np.linalg.norm(x, 1)
+
+
+def refused_concatenate_array(x):
+    return np.sum(np.concatenate(x))
+
+
+def refused_run_time_axis(x, k):
+    return np.sum(np.max(x, axis=k))
+
+
+def refused_float_index(x):
+    return x[1.5]
+
+
+def refused_astype_string(x):
+    return np.sum(x.astype(str))

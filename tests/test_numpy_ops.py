@@ -7,6 +7,7 @@ finite gradients of the numerically stable forms at logits of +-1000.
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -221,3 +222,27 @@ class TestConventions:
         np.testing.assert_allclose(
             softmax, p * (w - np.sum(p * w, axis=1, keepdims=True)), atol=1e-12
         )
+
+
+@pytest.mark.parametrize(
+    "function, words",
+    [
+        (fn.refused_einsum_implicit, ("explicit output",)),
+        (fn.refused_einsum_diagonal, ("repeated index",)),
+        (fn.refused_norm_order, ("ord=1", "Frobenius")),
+        (fn.refused_concatenate_array, ("tuple or list",)),
+        (fn.refused_run_time_axis, ("'axis' must be a constant",)),
+        (fn.refused_float_index, ("index",)),
+        (fn.refused_astype_string, ("dtype",)),
+    ],
+    ids=lambda item: getattr(item, "__name__", ""),
+)
+def test_unsupported_numpy_uses_are_refused_where_they_are_written(function, words) -> None:
+    with pytest.raises(gradgen.GradgenError) as info:
+        gradgen.grad(function)
+    error = info.value
+    _, first_line = inspect.getsourcelines(function)
+    assert error.location is not None and error.location.line == first_line + 1
+    assert error.hint
+    for word in words:
+        assert word in str(error)
