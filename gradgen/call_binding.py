@@ -217,6 +217,13 @@ def _einsum(lowering: ExpressionLowering, op, lib, args, kwargs, node, preset) -
     return add_bound(lowering, op, lib, list(args[1:]), {}, node, (("subscripts", subscripts),))
 
 
+def _joined(lowering: ExpressionLowering, op, lib, args, kwargs, node, preset) -> Any:
+    inputs, params = bind_arguments(lowering, op, lib, args, kwargs, node, preset)
+    if dict(params)["axis"] is None:
+        lowering.fail(UnsupportedSyntaxError, node, f"np.{op}() with axis=None is not supported", "pass an integer axis; flatten with np.ravel first")
+    return lowering.builder.add(op, inputs, params, lowering.location(node))
+
+
 def _astype(lowering: ExpressionLowering, op, lib, args, kwargs, node, preset) -> Any:
     if preset:  # np.float64(x)
         dtype = dict(preset)["dtype"]
@@ -250,4 +257,6 @@ _BINDERS: dict[str, Binder] = {  # the rest: add_bound
     "norm": _norm,
     "einsum": _einsum,
     "astype": _astype,
+    "concatenate": _joined,
+    "stack": _joined,
 }

@@ -304,3 +304,7 @@ def refused_float_index(x):
 
 def refused_astype_string(x):
     return np.sum(x.astype(str))
+
+
+def refused_concatenate_flat(x, y):
+    return np.sum(np.concatenate((x, y), axis=None))

@@ -231,6 +231,7 @@ class TestConventions:
         (fn.refused_einsum_diagonal, ("repeated index",)),
         (fn.refused_norm_order, ("ord=1", "Frobenius")),
         (fn.refused_concatenate_array, ("tuple or list",)),
+        (fn.refused_concatenate_flat, ("axis=None",)),
         (fn.refused_run_time_axis, ("'axis' must be a constant",)),
         (fn.refused_float_index, ("index",)),
         (fn.refused_astype_string, ("dtype",)),
