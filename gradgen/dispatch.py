@@ -25,8 +25,19 @@ Loader = Callable[[str, str], Any]
 class Specializations:
     """The cache of specialized backward functions of one gradient."""
 
-    def __init__(self, graph: Graph, signature: emit.Signature, name: str, layout: emit.Layout, generic: Any, load: Loader, verify_passes: bool):
+    def __init__(
+        self,
+        graph: Graph,
+        signature: emit.Signature,
+        name: str,
+        layout: emit.Layout,
+        gradients: frozenset[int],
+        generic: Any,
+        load: Loader,
+        verify_passes: bool,
+    ):
         self.graph = graph
+        self.gradients = gradients
         self.signature = signature
         self.name = name
         self.layout = layout
@@ -55,7 +66,7 @@ class Specializations:
         if graph is not None:
             graph = passes.optimize(specialize(graph), check=self.verify_passes)
             verify(graph)
-            source = emit.emit_source(graph, self.signature, name=self.name, layout=self.layout)
+            source = emit.emit_source(graph, self.signature, name=self.name, layout=self.layout, fresh_outputs=self.gradients)
             function = self.load(source, self.name)
         if len(self.cache) >= _MAX_SPECIALIZATIONS:
             self.cache.clear()

@@ -81,9 +81,15 @@ class _Names:
 
 
 class _Emitter:
-    def __init__(self, graph: Graph, signature: Signature, layout: Layout, function_name: str):
+    def __init__(
+        self, graph: Graph, signature: Signature, layout: Layout, function_name: str, fresh_outputs: frozenset[int], guard: tuple[str, ...] = ()
+    ):
         self.graph = graph
+        self.guard = guard
         self.signature = signature
+        self.fresh_outputs = fresh_outputs
+        self.returned: set[int] = set()
+        self.input_ids = {v.id for v in graph.inputs}
         # Reads by equations and by the returned layout (forward outputs it leaves out are
         # still computed, for their errors, but not returned).
         self.use_counts = uses(Graph(graph.inputs, graph.equations, tuple(graph.outputs[i] for i in _indices(layout))))
@@ -101,12 +107,15 @@ class _Emitter:
     def _choose_inlined(self) -> set[int]:
         inlined: set[int] = set()
         depth: dict[int, int] = {}
+        # The output check reads its operand twice (see ``output_seed``): give it a name.
+        checked = {a.id for eq in self.graph.equations if eq.op == "output_seed" for a in eq.inputs if isinstance(a, Value)}
         for equation in self.graph.equations:
             value = equation.output
             inner = max((depth.get(a.id, 0) for a in equation.inputs if isinstance(a, Value) and a.id in inlined), default=0)
             depth[value.id] = inner + 1
             if (
                 not value.name
+                and value.id not in checked
                 and self.use_counts.get(value.id, 0) == 1
                 and not OPS[equation.op].effect
                 and depth[value.id] <= _MAX_INLINE_DEPTH
@@ -147,6 +156,8 @@ class _Emitter:
     def equation_expression(self, equation: Equation, reads: list[int]) -> ast.expr:
         spec = OPS[equation.op]
         args = [self.expression(a, reads) for a in equation.inputs]
+        if equation.op == "output_seed":
+            return self.output_seed(args[0], equation, reads)
         spelling = spec.spelling
         if isinstance(spelling, Identity):
             return args[0]
@@ -254,6 +265,8 @@ class _Emitter:
         parameters = {v.name: v.id for v in self.graph.inputs}
         body: list[ast.stmt] = []
         comments = self.comments
+        if self.guard:
+            body += self._guard()
         previous_description = ""
         in_backward = False
         for position, (equation, expression, _) in enumerate(statements):
@@ -293,10 +306,38 @@ class _Emitter:
         imports = [_import_statement(key, alias) for key, alias in sorted(self.imports.items())]
         return ast.Module(body=[*imports, function], type_ignores=[])
 
+    def _guard(self) -> list[ast.stmt]:
+        """``if x.__class__ is not float ...: return __gradgen_fallback(...)``: the code below
+        relies on these arguments being Python floats (see ``kinds.assumption_guard``)."""
+        tests: list[ast.expr] = [
+            ast.Compare(ast.Attribute(ast.Name(name, ast.Load()), "__class__", ast.Load()), [ast.IsNot()], [ast.Name("float", ast.Load())])
+            for name in self.guard
+        ]
+        condition = tests[0] if len(tests) == 1 else ast.BoolOp(ast.Or(), tests)
+        arguments = self.signature.arguments
+        call = ast.Call(
+            ast.Name("__gradgen_fallback", ast.Load()),
+            [ast.Name(a.arg, ast.Load()) for a in [*arguments.posonlyargs, *arguments.args]],
+            [ast.keyword(a.arg, ast.Name(a.arg, ast.Load())) for a in arguments.kwonlyargs],
+        )
+        comment = self._comment(self.comments, "arguments that are not Python floats take the general code, which checks the output")
+        return [comment, ast.If(condition, [ast.Return(call)], [])]
+
     def layout(self, layout: Layout, reads: list[int]) -> ast.expr:
         if isinstance(layout, tuple):
             return ast.Tuple([self.layout(item, reads) for item in layout], ast.Load())
-        return self.expression(self.graph.outputs[layout], reads)
+        atom = self.graph.outputs[layout]
+        expression = self.expression(atom, reads)
+        if layout in self.fresh_outputs and isinstance(atom, Value) and not atom.scalar:
+            producer = self.producer.get(atom.id)
+            passes_through = producer is not None and producer.op == "unbroadcast"  # may return its argument
+            aliased = atom.id in self.returned or atom.id in self.input_ids or (passes_through and atom.shape is None)
+            self.returned.add(atom.id)
+            if aliased and atom.shape is not None and atom.shape != ():
+                return ast.Call(ast.Attribute(expression, "copy", ast.Load()), [], [])
+            if aliased and atom.shape is None:
+                return ast.Call(self.callee("runtime", "owned"), [expression], [])
+        return expression
 
     def _comment(self, comments: list[str], text: str) -> ast.stmt:
         comments.append(text)
@@ -319,7 +360,7 @@ def _describe(location: SourceLocation) -> str:
 
 
 def _builtin_names(graph: Graph, signature: Signature) -> set[str]:
-    names = set()
+    names = {"float"}  # the output check and the argument guard test ``x.__class__ is float``
     for equation in graph.equations:
         spelling = OPS[equation.op].spelling
         if isinstance(spelling, Call):
@@ -336,9 +377,17 @@ def _import_statement(key: str, alias: str) -> ast.stmt:
     return ast.Import([ast.alias(module, None if alias == module else alias)])
 
 
-def emit_source(graph: Graph, signature: Signature, *, name: str, layout: Layout) -> str:
-    """The source of ``def name(<signature>): ...`` computing ``graph`` and returning ``layout``."""
-    emitter = _Emitter(graph, signature, layout, name)
+def emit_source(
+    graph: Graph, signature: Signature, *, name: str, layout: Layout, fresh_outputs: frozenset[int] = frozenset(), guard: tuple[str, ...] = ()
+) -> str:
+    """The source of ``def name(<signature>): ...`` computing ``graph`` and returning ``layout``.
+
+    Outputs in ``fresh_outputs`` (the gradients) are returned as arrays of their own: one that
+    would alias an argument or another returned gradient is copied. With ``guard`` (parameter
+    names), the function first hands any call where one of them is not a Python float to
+    ``__gradgen_fallback``, which the caller binds.
+    """
+    emitter = _Emitter(graph, signature, layout, name, fresh_outputs, guard)
     module = emitter.function(name, layout)
     text = ast.unparse(ast.fix_missing_locations(module))
     comments = emitter.comments

@@ -73,3 +73,30 @@ def _restamp(graph: Graph, scalar: set[int]) -> Graph:
         equations,
         tuple(fix(a) for a in graph.outputs),
     )
+
+
+def assumption_guard(proven: Graph, assumed: Graph) -> tuple[int, ...] | None:
+    """The inputs whose being Python floats makes ``assumed``'s scalar output a fact.
+
+    ``proven`` and ``assumed`` are one graph inferred without and with the scalar-output
+    assumption. Each value the assumption alone makes scalar must follow, through elementwise
+    ops, from values that are scalar too; then, if the listed inputs are Python floats at run
+    time, every such value is a Python float and so is the output. Returns None when a value
+    depends on something a float test cannot vouch for (a reduction over an axis, a product).
+    """
+    proven_ids = _scalar_ids(proven)
+    for equation in assumed.equations:
+        output = equation.output
+        if not output.scalar or output.id in proven_ids:
+            continue
+        if OPS[equation.op].family not in ("elementwise", "like_first"):
+            return None
+        if not all(a.scalar for a in equation.inputs if isinstance(a, Value)):
+            return None
+    return tuple(i for i, v in enumerate(assumed.inputs) if v.scalar and v.id not in proven_ids)
+
+
+def _scalar_ids(graph: Graph) -> set[int]:
+    ids = {v.id for v in graph.inputs if v.scalar}
+    ids.update(v.id for eq in graph.equations for v in eq.outputs if v.scalar)
+    return ids

@@ -223,3 +223,9 @@ def output_seed(output) -> float:
         hint="reduce it to a scalar (np.sum, np.mean), or use gradgen.vjp (vector-Jacobian "
         "products) or gradgen.jacobian for a vector output",
     )
+
+
+def owned(gradient):
+    """``gradient``, copied if it is an array: a returned gradient never aliases an argument
+    or another returned gradient, so updating one in place cannot change the other."""
+    return gradient.copy() if isinstance(gradient, np.ndarray) else gradient

@@ -70,7 +70,7 @@ def symbolic_gradient(
     if not isinstance(source, str):
         return None
     try:
-        tree = ast.fix_missing_locations(_ComparisonsToIndicators().visit(ast.parse(source)))
+        tree = ast.fix_missing_locations(_ComparisonsToIndicators().visit(_DropGuard().visit(ast.parse(source))))
         code = compile(tree, _EMITTED_FILENAME, "exec")
         rebuilder = Rebuilder()
         before = dict(rebuilder.globals_for(forward.__globals__, code))  # type: ignore
@@ -90,6 +90,23 @@ def symbolic_gradient(
         return tuple(as_expression(value, "gradgen's gradient returned") for value in values)
     except Exception:  # e.g. `if x > 0` on a symbol: the numeric comparison still stands
         return None
+
+
+class _DropGuard(ast.NodeTransformer):
+    """Remove the fast path's argument guard (``if x.__class__ is not float: return
+    __gradgen_fallback(...)``): symbols are not floats, and the code after it is what to check."""
+
+    def visit_If(self, node: ast.If) -> ast.AST | None:
+        body = node.body
+        if (
+            len(body) == 1
+            and isinstance(body[0], ast.Return)
+            and isinstance(body[0].value, ast.Call)
+            and isinstance(body[0].value.func, ast.Name)
+            and body[0].value.func.id == "__gradgen_fallback"
+        ):
+            return None
+        return self.generic_visit(node)
 
 
 _INDICATOR = "__gradgen_check_indicator__"

@@ -101,3 +101,13 @@ def shadowing(np, math):
 
 def unused_scalar(x, y: float):
     return x * 3.0
+
+
+def weighted_sum(w, x):
+    return np.sum(w * x)
+
+
+def dead_domain_error(x):
+    unused = math.log(-x)
+    spare = x * 3.0
+    return x * x

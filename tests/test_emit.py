@@ -100,8 +100,30 @@ def test_emitted_code_is_deterministic():
 
 def test_array_code_imports_numpy_and_runtime():
     source = gradgen.grad(seeds.array_add, wrt=(0, 1)).source
-    assert source.startswith("import numpy as np\nfrom gradgen import runtime\n")
-    assert "    np.sum(t0)\n" in source  # the forward is recomputed as written, for its errors
+    assert source.startswith("from gradgen import runtime\n")
+    assert "np.sum" not in source.split("# backward")[0]  # the unused output cannot raise: not recomputed
     a, b = np.ones((2, 3)), np.ones(3)
     grad_a, grad_b = gradgen.grad(seeds.array_add, wrt=(0, 1))(a, b)
     np.testing.assert_array_equal(grad_b, np.full(3, 2.0))
+
+
+def test_unused_forward_code_is_recomputed_only_where_it_can_raise():
+    source = gradgen.grad(seeds.dead_domain_error).source
+    assert "math.log(-x)" in source  # raises for x > 0, as the forward does
+    assert "x * 3.0" not in source.split("# backward")[0].replace("grad", "")  # cannot raise: dropped
+    import pytest
+
+    with pytest.raises(ValueError):
+        gradgen.grad(seeds.dead_domain_error)(2.0)
+
+
+def test_untyped_scalar_code_is_guarded_not_dispatched():
+    gradient = gradgen.grad(seeds.unknown_output, wrt=(0, 1))
+    assert "if x.__class__ is not float or y.__class__ is not float:" in gradient.source
+    assert gradient(2.0, 3.0) == (3.0, 2.0)
+    assert gradient(2, 3) == (3.0, 2.0) and type(gradient(2, 3)[0]) is float  # the general code
+    import numpy as np
+    import pytest
+
+    with pytest.raises(gradgen.NonScalarOutputError):
+        gradient(np.ones(2), 3.0)

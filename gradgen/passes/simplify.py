@@ -2,8 +2,9 @@
 
 Every rewrite keeps the id and name of the value it rewrites, so named values survive. An
 identity that drops a float constant (``x * 1.0 -> x``) is applied only where ``x`` is proven
-to be a float already, so an integer argument still gets a float gradient. ``0 * x -> 0`` is
-applied only to scalars (for an array it would change the shape). Negations are pushed
+to be a float already, so an integer argument still gets a float gradient. There is no
+``0 * x -> 0``: it would drop ``x``'s shape (and nan), which is the evidence the run-time check
+of a scalar output relies on. Negations are pushed
 outwards until two cancel or one turns an addition into a subtraction, which is how the
 sigmoid's backward reaches the cost of the hand-written ``grad * L * (1 - L)``.
 """
@@ -135,14 +136,29 @@ class _Simplifier:
 
     def mul(self, eq: Equation) -> Rewrite:
         x, y = eq.inputs
+        regrouped = self._regroup_constants(eq)
+        if regrouped is not None:
+            return regrouped
         for constant, other in ((y, x), (x, y)):
             if is_constant_number(constant, 1) and self.drops_safely(constant, other):
                 return other  # x * 1 -> x
             if is_constant_number(constant, -1) and self.drops_safely(constant, other):
                 return self.build(eq, "neg", (other,))  # x * -1 -> -x
-            if is_constant_number(constant, 0) and is_scalar(other) and (self.is_float(constant) or self.is_float(other)):
-                return Constant(0.0)  # 0 * x -> 0 (scalars only: an array keeps its shape)
         return self._pull_negation(eq)
+
+    def _regroup_constants(self, eq: Equation) -> Rewrite:
+        # (a * c1) * c2 -> a * (c1 * c2), exact when c1 or c2 is a power of two (a rescaling
+        # that rounds nothing), e.g. lam * 0.5 * 2 -> lam * 1.0
+        x, c2 = eq.inputs
+        if not (isinstance(c2, Constant) and c2.is_number and isinstance(x, Value) and self.use_counts.get(x.id, 0) == 1):
+            return None
+        producer = self.producers.get(x.id)
+        if producer is None or producer.op != "mul" or not isinstance(producer.inputs[1], Constant):
+            return None
+        a, c1 = producer.inputs
+        if not (c1.is_number and (_power_of_two(c1.value) or _power_of_two(c2.value))):  # type: ignore[union-attr]
+            return None
+        return self.build(eq, "mul", (a, Constant(c1.value * c2.value)))  # type: ignore[union-attr, operator]
 
     def div(self, eq: Equation) -> Rewrite:
         x, y = eq.inputs
@@ -172,6 +188,11 @@ class _Simplifier:
         if a is not None:
             return a  # -(-a) -> a
         return None
+
+
+def _power_of_two(number: float) -> bool:
+    mantissa, _ = math.frexp(abs(number))
+    return number != 0 and mantissa == 0.5
 
 
 _HANDLERS: dict[str, Callable[[_Simplifier, Equation], Rewrite]] = {

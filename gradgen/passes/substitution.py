@@ -45,7 +45,7 @@ def rename(graph: Graph, names: dict[int, Value]) -> Graph:
     def fix(atom: Atom) -> Atom:
         if isinstance(atom, Value) and atom.id in names:
             source = names[atom.id]
-            return dataclasses.replace(atom, name=source.name, adjoint_of=source.adjoint_of)
+            return dataclasses.replace(atom, name=source.name, adjoint_of=source.adjoint_of, dtype=source.dtype or atom.dtype)
         return atom
 
     equations = tuple(
