@@ -197,6 +197,8 @@ _OP_LIST: list[OpSpec] = [
     OpSpec("square", 1, "elementwise", "square", _numpy("square")),
     OpSpec("clip", 3, "elementwise", "clip", _numpy("clip")),
     OpSpec("where", 3, "elementwise", "where", _numpy("where")),
+    # The backward of np.where's branches: keep a gradient where its branch was taken.
+    OpSpec("mask", 2, "like_last", None, _runtime("mask")),
     OpSpec("sum", 1, "reduction", "sum", _numpy_or_method("sum")),
     OpSpec("mean", 1, "reduction", "mean", _numpy_or_method("mean")),
     OpSpec("max", 1, "reduction", "extremum", _numpy_or_method("max")),

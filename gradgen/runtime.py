@@ -229,3 +229,17 @@ def owned(gradient):
     """``gradient``, copied if it is an array: a returned gradient never aliases an argument
     or another returned gradient, so updating one in place cannot change the other."""
     return gradient.copy() if isinstance(gradient, np.ndarray) else gradient
+
+
+def mask(condition, gradient, taken=True):
+    """``gradient`` where ``condition == taken``, exactly 0 elsewhere.
+
+    Applied to gradients inside a branch of ``np.where``: the branch not taken may have
+    computed nan or inf (``np.where(x > 0, np.log(x), 0.0)`` at 0), and its zero adjoint times
+    that is nan. Where the condition does not line up with the gradient's shape (it was
+    broadcast), the gradient is returned unchanged.
+    """
+    shape = np.shape(gradient)
+    if np.broadcast_shapes(np.shape(condition), shape) != shape:
+        return gradient
+    return np.where(condition, gradient, 0.0) if taken else np.where(condition, 0.0, gradient)

@@ -156,6 +156,8 @@ def _infer(equation: Equation, inputs: list[Fact]) -> Fact:
         return (), "py:float"
     if op in _COMPARISONS:
         return np.broadcast_shapes(*shapes), "py:bool" if all(d in _PROXIES for d in dtypes) else "bool"
+    if op == "mask":
+        return shapes[1], dtypes[1]
     if op == "where":
         dtypes = dtypes[1:]  # the condition's dtype does not take part
     if family == "elementwise":

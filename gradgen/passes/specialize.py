@@ -80,6 +80,14 @@ class _Specializer:
             gradient = self.emit(eq, "sum", (gradient,), gradient_shape[leading:], _dtype(gradient), _sum_params(axis, False))
         return self.finish(eq, "sum", (gradient,), _sum_params(stretched, True))
 
+    def mask(self, eq: Equation) -> Atom | Equation:
+        condition, gradient = eq.inputs
+        shape = _shape(gradient)
+        if np.broadcast_shapes(_shape(condition), shape) != shape:
+            return gradient  # the condition was broadcast: it does not mark this gradient's elements
+        branches = (gradient, Constant(0.0)) if eq.param("taken", True) else (Constant(0.0), gradient)
+        return self.finish(eq, "where", (condition, *branches))
+
     def matmul_vjp_left(self, eq: Equation) -> Equation | None:
         gradient, left, right = eq.inputs
         ndims = (len(_shape(left)), len(_shape(right)))
