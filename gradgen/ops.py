@@ -151,6 +151,25 @@ _OP_LIST: list[OpSpec] = [
     OpSpec("div", 2, "elementwise", "div", Operator(ast.Div), operator.truediv),
     OpSpec("pow", 2, "elementwise", "pow", Operator(ast.Pow), operator.pow),
     OpSpec("neg", 1, "elementwise", "neg", Operator(ast.USub), operator.neg),
+    # Division and power as IEEE arithmetic (numpy's): +-inf or nan where Python numbers would
+    # raise ZeroDivisionError. Rules use them where the forward succeeded but the derivative is
+    # infinite (sqrt at 0); the simplifier turns them back into / and ** where that is safe.
+    OpSpec(
+        "ieee_div",
+        2,
+        "elementwise",
+        None,
+        Call((("math", ("runtime", "scalar_divide")), ("numpy", ("numpy", "divide")))),
+        runtime.scalar_divide,
+    ),
+    OpSpec(
+        "ieee_pow",
+        2,
+        "elementwise",
+        None,
+        Call((("math", ("runtime", "scalar_power")), ("numpy", ("numpy", "power")))),
+        runtime.scalar_power,
+    ),
     OpSpec(
         "maximum",
         2,

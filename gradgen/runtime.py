@@ -6,6 +6,8 @@ them where numpy broadcasting or a reduction must be undone. Each is small and a
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -16,6 +18,24 @@ def scalar_sign(x: float) -> float:
     if x < 0:
         return -1.0
     return x * 0.0
+
+
+def scalar_divide(numerator: float, denominator: float) -> float:
+    """``numerator / denominator`` for Python numbers with IEEE results: +-inf or nan at 0."""
+    try:
+        return numerator / denominator
+    except ZeroDivisionError:
+        if numerator == 0 or numerator != numerator:
+            return math.nan
+        return math.copysign(math.inf, numerator) * math.copysign(1.0, denominator)
+
+
+def scalar_power(base: float, exponent: float) -> float:
+    """``base ** exponent`` for Python numbers with IEEE results: inf for 0 to a negative power."""
+    try:
+        return base ** exponent
+    except ZeroDivisionError:
+        return math.inf
 
 
 def unbroadcast(gradient, like):

@@ -23,12 +23,12 @@ from gradgen.shapes import is_float_dtype
 
 # Ops whose result is a float whatever their inputs (given numbers or numeric arrays).
 _ALWAYS_FLOAT = frozenset(
-    {"div", "mean", "cast", "output_seed", "zeros_like", "expand_reduced",
+    {"div", "ieee_div", "mean", "cast", "output_seed", "zeros_like", "expand_reduced",
      "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "tanh", "arctan"}
 )
 # Ops whose result is a float when any input is.
 _FLOAT_IF_ANY = frozenset(
-    {"add", "sub", "mul", "pow", "neg", "abs", "sign", "maximum", "minimum", "copy", "sum",
+    {"add", "sub", "mul", "pow", "ieee_pow", "neg", "abs", "sign", "maximum", "minimum", "copy", "sum",
      "transpose", "matmul", "dot", "unbroadcast", "matmul_vjp_left", "matmul_vjp_right"}
 )
 
@@ -183,6 +183,18 @@ class _Simplifier:
             return x  # x ** 1 -> x
         return None
 
+    def ieee_div(self, eq: Equation) -> Rewrite:
+        x, y = eq.inputs
+        if isinstance(y, Constant) and y.is_number and y.value != 0:
+            return self.build(eq, "div", (x, y))  # a nonzero constant divisor cannot raise: plain /
+        return None
+
+    def ieee_pow(self, eq: Equation) -> Rewrite:
+        x, y = eq.inputs
+        if isinstance(y, Constant) and y.is_number and float(y.value).is_integer() and y.value >= 0:  # type: ignore[arg-type]
+            return self.build(eq, "pow", (x, y))  # x ** 2 cannot raise: plain **
+        return None
+
     def neg(self, eq: Equation) -> Rewrite:
         a = self.negated(eq.inputs[0])
         if a is not None:
@@ -202,6 +214,8 @@ _HANDLERS: dict[str, Callable[[_Simplifier, Equation], Rewrite]] = {
     "div": _Simplifier.div,
     "pow": _Simplifier.pow,
     "neg": _Simplifier.neg,
+    "ieee_div": _Simplifier.ieee_div,
+    "ieee_pow": _Simplifier.ieee_pow,
 }
 
 

@@ -80,6 +80,15 @@ class _Specializer:
             gradient = self.emit(eq, "sum", (gradient,), gradient_shape[leading:], _dtype(gradient), _sum_params(axis, False))
         return self.finish(eq, "sum", (gradient,), _sum_params(stretched, True))
 
+    def ieee_div(self, eq: Equation) -> Equation | None:
+        # Python numbers: runtime.scalar_divide keeps them floats (np.divide makes numpy scalars
+        # and warns at 0).
+        if eq.param("lib") == "numpy" and all(_is_python_number(a) for a in eq.inputs):
+            return dataclasses.replace(eq, params=(("lib", "math"),))
+        return None
+
+    ieee_pow = ieee_div
+
     def mask(self, eq: Equation) -> Atom | Equation:
         condition, gradient = eq.inputs
         shape = _shape(gradient)
@@ -140,6 +149,12 @@ def _shape(atom: Atom) -> tuple[int, ...] | None:
     if isinstance(atom, Constant):
         return ()
     return atom.shape
+
+
+def _is_python_number(atom: Atom) -> bool:
+    if isinstance(atom, Constant):
+        return True
+    return atom.dtype is not None and atom.dtype.startswith("py:")
 
 
 def _dtype(atom: Atom) -> str | None:
