@@ -169,7 +169,7 @@ def specialize(graph: Graph) -> Graph:
     equations: list[Equation] = []
     for equation in graph.equations:
         equation = substitute_inputs(equation, replacements)
-        if spreads.defer(equation):
+        if spreads.defer(equation, equations):
             continue
         equation = spreads.absorb(equation, equations)
         if equation is None:
@@ -198,13 +198,24 @@ class _DeferredSpreads:
         self.specializer = specializer
         self.deferred: dict[int, tuple[Atom, Atom, Equation]] = {}  # id -> (g, like, origin)
 
-    def defer(self, eq: Equation) -> bool:
+    def defer(self, eq: Equation, equations: list[Equation]) -> bool:
         if eq.op != "expand_reduced" or any(_shape(a) is None for a in eq.inputs):
             return False
         gradient, like = eq.inputs
+        if isinstance(gradient, Value) and gradient.id in self.deferred and _shape(self.deferred[gradient.id][0]) == ():
+            # spreading a spread scalar (the mean of a sum over an axis): one scalar spread
+            gradient = self.deferred[gradient.id][0]
         shape, like_shape = _shape(gradient), _shape(like)
         if shape != () and not (eq.param("keepdims") and len(shape) == len(like_shape)):
-            return False  # g's axes do not line up with x's: numpy could not broadcast it
+            axis = eq.param("axis")
+            if eq.param("keepdims") or axis is None:
+                return False
+            # g lost the summed axes: put them back (size 1) so that g broadcasts against x
+            axes = tuple(sorted(a % len(like_shape) for a in (axis if isinstance(axis, tuple) else (axis,))))
+            kept = tuple(1 if i in axes else n for i, n in enumerate(like_shape))
+            gradient = self.specializer.emit(eq, "expand_dims", (gradient,), kept, _dtype(gradient), (("axis", axes),))
+            equations.extend(self.specializer.new)
+            self.specializer.new.clear()
         self.deferred[eq.output.id] = (gradient, like, eq)
         return True
 
