@@ -408,7 +408,7 @@ def _load_dispatcher(name: str, signature: emit.Signature, specializations: disp
     namespace = {
         "__gradgen_cache": specializations.cache,
         "__gradgen_compile_for": specializations.compile_for,
-        "__gradgen_type": type,
-        "__gradgen_getattr": getattr,
+        "__gradgen_ndarray": np.ndarray,
+        "__gradgen_key_of": dispatch.key_of,
     }
     return _load(source, name, f, parsed, signature, namespace)
