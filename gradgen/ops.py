@@ -273,6 +273,8 @@ _OP_LIST: list[OpSpec] = [
     OpSpec("count_reduced", 1, "scalar", None, _runtime("count_reduced")),
     OpSpec("matmul_vjp_left", 3, "linear", None, _runtime("matmul_vjp_left")),
     OpSpec("matmul_vjp_right", 3, "linear", None, _runtime("matmul_vjp_right")),
+    OpSpec("dot_vjp_left", 3, "linear", None, _runtime("dot_vjp_left")),
+    OpSpec("dot_vjp_right", 3, "linear", None, _runtime("dot_vjp_right")),
     OpSpec("zeros_like", 1, "like_first", None, _runtime("zeros_like")),
     OpSpec("reshape_like", 2, "like_last", None, _runtime("reshape_like")),
     OpSpec("unindex", None, "like_first", None, _runtime("unindex", dynamic_from=2)),  # (x, grad, *positions)
@@ -284,6 +286,8 @@ _OP_LIST: list[OpSpec] = [
     OpSpec("einsum_vjp", None, "array", None, _runtime("einsum_vjp")),
     OpSpec("trace_vjp", 2, "like_last", None, _runtime("trace_vjp")),
     OpSpec("output_seed", 1, "scalar", None, _runtime("output_seed"), effect=True),
+    # t += a where another name holds t: fine for numbers, refused (at run time) for arrays.
+    OpSpec("no_in_place_update", 1, "like_first", None, _runtime("no_in_place_update"), effect=True),
 ]
 
 OPS: dict[str, OpSpec] = {spec.name: spec for spec in _OP_LIST}

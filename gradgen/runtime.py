@@ -67,7 +67,8 @@ def expand_reduced(gradient, like, axis=None, keepdims=False):
     if not keepdims:
         for a in sorted(_normalized_axes(axis, len(shape))):
             gradient = np.expand_dims(gradient, a)
-    return np.full(shape, gradient, dtype=np.result_type(gradient, 1.0))
+    spread = np.full(shape, gradient, dtype=np.result_type(gradient, 1.0))
+    return spread[()] if not shape else spread  # a scalar stays a scalar, not a 0-d array
 
 
 def count_reduced(like, axis=None) -> int:
@@ -98,6 +99,30 @@ def _reduced_to(gradient, shape):
     if stretched:
         gradient = np.sum(gradient, axis=stretched, keepdims=True)
     return np.reshape(gradient, shape)
+
+
+def dot_vjp_left(gradient, left, right):
+    """Gradient of ``np.dot(left, right)`` with respect to ``left``.
+
+    For N-D arrays np.dot is not matmul: it contracts left's last axis with right's second to
+    last and takes an outer product over the other axes.
+    """
+    if max(np.ndim(left), np.ndim(right)) <= 2:
+        return matmul_vjp_left(gradient, left, right)
+    p, q = np.ndim(left), np.ndim(right)
+    if q == 1:
+        return np.multiply.outer(gradient, right)
+    right_axes = [*range(q - 2), q - 1]
+    return np.tensordot(gradient, right, axes=(list(range(p - 1, p - 1 + q - 1)), right_axes))
+
+
+def dot_vjp_right(gradient, left, right):
+    """Gradient of ``np.dot(left, right)`` with respect to ``right`` (see ``dot_vjp_left``)."""
+    if max(np.ndim(left), np.ndim(right)) <= 2:
+        return matmul_vjp_right(gradient, left, right)
+    p, q = np.ndim(left), np.ndim(right)
+    contracted = np.tensordot(left, gradient, axes=(list(range(p - 1)), list(range(p - 1))))
+    return contracted if q == 1 else np.moveaxis(contracted, 0, -2)
 
 
 def matmul_vjp_left(gradient, left, right):
@@ -263,3 +288,12 @@ def mask(condition, gradient, taken=True):
     if np.broadcast_shapes(np.shape(condition), shape) != shape:
         return gradient
     return np.where(condition, gradient, 0.0) if taken else np.where(condition, 0.0, gradient)
+
+
+def no_in_place_update(value, message: str, hint: str, where: tuple[str, int, int]) -> None:
+    """Raise gradgen's located error if ``value`` is an array, which ``t += a`` would change in
+    place under another name too."""
+    if isinstance(value, np.ndarray):
+        from gradgen.errors import SourceLocation, UnsupportedSyntaxError
+
+        raise UnsupportedSyntaxError(message, SourceLocation(*where), hint)

@@ -29,7 +29,8 @@ _ALWAYS_FLOAT = frozenset(
 # Ops whose result is a float when any input is.
 _FLOAT_IF_ANY = frozenset(
     {"add", "sub", "mul", "pow", "ieee_pow", "neg", "abs", "sign", "maximum", "minimum", "copy", "sum",
-     "transpose", "matmul", "dot", "unbroadcast", "matmul_vjp_left", "matmul_vjp_right"}
+     "transpose", "matmul", "dot", "unbroadcast", "matmul_vjp_left", "matmul_vjp_right",
+     "dot_vjp_left", "dot_vjp_right"}
 )
 
 Rewrite = Union[Atom, list[Equation], None]
@@ -40,6 +41,7 @@ class _Simplifier:
         self.use_counts = uses(graph)
         self.producers: dict[int, Equation] = {}
         self.floats: set[int] = set()
+        self.numbers: set[int] = set()
         ids = [v.id for v in graph.inputs] + [v.id for eq in graph.equations for v in eq.outputs]
         self.next_id = max(ids, default=-1) + 1
 
@@ -56,6 +58,17 @@ class _Simplifier:
             equation.op in _FLOAT_IF_ANY and any(self.is_float(a) for a in equation.inputs)
         ):
             self.floats.update(v.id for v in equation.outputs)
+        elif equation.op in _FLOAT_IF_ANY and any(self.is_number(a) for a in equation.inputs):
+            self.numbers.update(v.id for v in equation.outputs)
+
+    def is_number(self, atom: Atom) -> bool:
+        """Proven to be an int or float (a number or numeric array), not a bool: numpy's bools
+        add as logical or, so ``b * 1 -> b`` would change ``b * 1 + b * 1``."""
+        if isinstance(atom, Constant):
+            return isinstance(atom.value, (int, float)) and not isinstance(atom.value, bool)
+        if atom.dtype is not None:
+            return "bool" not in atom.dtype
+        return atom.id in self.numbers or atom.id in self.floats
 
     def negated(self, atom: Atom) -> Atom | None:
         """``a`` if ``atom`` is ``-a`` used only here, else None."""
@@ -66,8 +79,12 @@ class _Simplifier:
         return None
 
     def drops_safely(self, constant: Atom, kept: Atom) -> bool:
-        """Dropping ``constant`` from an operation leaves ``kept``'s type unchanged."""
-        return not (isinstance(constant, Constant) and isinstance(constant.value, float)) or self.is_float(kept)
+        """Dropping ``constant`` from an operation leaves ``kept``'s type unchanged: a float
+        constant needs a float ``kept`` (an int argument still gets a float gradient), an int
+        one a numeric ``kept`` (a bool array times 1 is an int array)."""
+        if isinstance(constant, Constant) and isinstance(constant.value, float):
+            return self.is_float(kept)
+        return self.is_number(kept)
 
     def fresh(self, like: Value, scalar: bool) -> Value:
         value = Value(self.next_id, "", scalar)

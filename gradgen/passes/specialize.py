@@ -90,6 +90,9 @@ class _Specializer:
 
     ieee_pow = ieee_div
 
+    def no_in_place_update(self, eq: Equation) -> Atom | None:
+        return eq.inputs[0] if _is_python_number(eq.inputs[0]) else None  # a number is rebound
+
     def mask(self, eq: Equation) -> Atom | Equation:
         condition, gradient = eq.inputs
         shape = _shape(gradient)
@@ -127,6 +130,10 @@ class _Specializer:
         if ndims == (1, 1):
             return self.finish(eq, "mul", (gradient, left))
         return None
+
+    # np.dot of vectors and matrices is matmul; for more dimensions the runtime helper stays
+    dot_vjp_left = matmul_vjp_left
+    dot_vjp_right = matmul_vjp_right
 
 
     def reshape_like(self, eq: Equation) -> Atom | Equation:
@@ -211,9 +218,11 @@ class _DeferredSpreads:
         if eq.op != "expand_reduced" or any(_shape(a) is None for a in eq.inputs):
             return False
         gradient, like = eq.inputs
+        origin = eq
         if isinstance(gradient, Value) and gradient.id in self.deferred and _shape(self.deferred[gradient.id][0]) == ():
             # spreading a spread scalar (the mean of a sum over an axis): one scalar spread
             gradient = self.deferred[gradient.id][0]
+            origin = dataclasses.replace(eq, inputs=(gradient, like), params=(("axis", None), ("keepdims", True)))
         shape, like_shape = _shape(gradient), _shape(like)
         if shape != () and not (eq.param("keepdims") and len(shape) == len(like_shape)):
             axis = eq.param("axis")
@@ -225,7 +234,7 @@ class _DeferredSpreads:
             gradient = self.specializer.emit(eq, "expand_dims", (gradient,), kept, _dtype(gradient), (("axis", axes),))
             equations.extend(self.specializer.new)
             self.specializer.new.clear()
-        self.deferred[eq.output.id] = (gradient, like, eq)
+        self.deferred[eq.output.id] = (gradient, like, origin)
         return True
 
     def absorb(self, eq: Equation, equations: list[Equation]) -> Equation | None:
