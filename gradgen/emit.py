@@ -7,18 +7,25 @@ reused for a new version of the same variable once the old one is dead (which re
 textbook's ``grad_x = grad_x + ...``), temporaries read more than once are ``t0``, ``t1``...;
 module names (``math``, ``np``, ``runtime``) are imported at the top under names no value
 uses. Backward statements carry a comment naming the source line they differentiate.
+
+A cond is a Python ``if``/``else``: each branch's statements, then one (tuple) assignment of
+the branch's results to the names the cond's outputs take after it. Names are chosen over the
+statements in textual order, with each branch's liveness; as only one branch runs, a name read
+in one branch may be reused in the other. A value a branch reads is never inlined into it.
 """
 
 from __future__ import annotations
 
 import ast
+import dataclasses
+import itertools
 import os
 import re
 from dataclasses import dataclass
 from typing import Any, Iterator, Union
 
 from gradgen.errors import SourceLocation
-from gradgen.ir import Atom, Constant, Equation, Graph, Value, uses
+from gradgen.ir import Atom, Constant, Equation, Graph, Value, branches, uses, with_branches
 from gradgen.ops import ATTRIBUTE, DYNAMIC, METHOD, OPS, Call, Identity, Operator, Subscript
 
 Layout = Union[int, tuple["Layout", ...]]
@@ -80,6 +87,42 @@ class _Names:
             suffix += 1
 
 
+@dataclass
+class _Statement:
+    equation: Equation
+    expression: ast.expr
+    reads: list[int]
+    target: str | None = None
+
+
+@dataclass
+class _If:
+    equation: Equation
+    test: ast.expr
+    reads: list[int]
+    # Per branch: its statements, the expressions of its results and what they read.
+    branches: list[tuple[list[_Statement | _If], list[ast.expr], list[int]]] = dataclasses.field(default_factory=list)
+    targets: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclass
+class _IfEnd:
+    """The point after an if, where its outputs are named."""
+
+    conditional: _If
+
+
+def _events(items: list[_Statement | _If]) -> Iterator[tuple[object, list[int]]]:
+    """Each statement with the values it reads, in textual order, an if's branches inline."""
+    for item in items:
+        yield item, item.reads
+        if isinstance(item, _If):
+            for statements, _, result_reads in item.branches:
+                yield from _events(statements)
+                yield None, result_reads
+            yield _IfEnd(item), []
+
+
 class _Emitter:
     def __init__(
         self, graph: Graph, signature: Signature, layout: Layout, function_name: str, fresh_outputs: frozenset[int], guard: tuple[str, ...] = ()
@@ -92,24 +135,40 @@ class _Emitter:
         self.input_ids = {v.id for v in graph.inputs}
         # Reads by equations and by the returned layout (forward outputs it leaves out are
         # still computed, for their errors, but not returned).
-        self.use_counts = uses(Graph(graph.inputs, graph.equations, tuple(graph.outputs[i] for i in _indices(layout))))
-        self.producer = {eq.output.id: eq for eq in graph.equations}
+        self.use_counts: dict[int, int] = {}
+        self.producer: dict[int, Equation] = {}
+        self.inlined: set[int] = set()
+        self.aliases: dict[int, Atom] = {}  # a branch's inputs: the cond's operands
         self.imports: dict[str, str] = {}
         self.names = _Names(signature.parameter_names, {function_name} | _builtin_names(graph, signature))
         self.value_names: dict[int, str] = {v.id: v.name for v in graph.inputs}
         self.output_ids = {a.id for a in graph.outputs if isinstance(a, Value)}
-        self.inlined = self._choose_inlined()
+        self.prepare(Graph(graph.inputs, graph.equations, tuple(graph.outputs[i] for i in _indices(layout))))
         self.name_nodes: list[tuple[int, ast.Name]] = []
         self.comments: list[str] = []
+        self.in_backward = False
+        self.previous_description = ""
 
     # -- which temporaries disappear into their reader ------------------------------------------
 
-    def _choose_inlined(self) -> set[int]:
+    def prepare(self, graph: Graph) -> None:
+        """Count the reads of one scope's values and choose which of them to inline."""
+        self.use_counts.update(uses(graph))
+        for equation in graph.equations:
+            for value in equation.outputs:
+                self.producer[value.id] = equation
+        self.inlined |= self._choose_inlined(graph)
+
+    def _choose_inlined(self, graph: Graph) -> set[int]:
         inlined: set[int] = set()
         depth: dict[int, int] = {}
         # The output check reads its operand twice (see ``output_seed``): give it a name.
-        checked = {a.id for eq in self.graph.equations if eq.op == "output_seed" for a in eq.inputs if isinstance(a, Value)}
-        for equation in self.graph.equations:
+        checked = {a.id for eq in graph.equations if eq.op == "output_seed" for a in eq.inputs if isinstance(a, Value)}
+        # What a branch reads is computed before the if (and may be read by both branches).
+        checked |= {a.id for eq in graph.equations if eq.op == "cond" for a in eq.inputs[1:] if isinstance(a, Value)}
+        for equation in graph.equations:
+            if equation.op == "cond":
+                continue
             value = equation.output
             inner = max((depth.get(a.id, 0) for a in equation.inputs if isinstance(a, Value) and a.id in inlined), default=0)
             depth[value.id] = inner + 1
@@ -126,6 +185,8 @@ class _Emitter:
     # -- expressions ----------------------------------------------------------------------------
 
     def expression(self, atom: Atom, reads: list[int]) -> ast.expr:
+        if isinstance(atom, Value) and atom.id in self.aliases:
+            return self.expression(self.aliases[atom.id], reads)
         if isinstance(atom, Constant):
             return self.constant(atom.value)
         if atom.id in self.inlined:
@@ -246,53 +307,31 @@ class _Emitter:
     # -- statements -----------------------------------------------------------------------------
 
     def function(self, name: str, layout: Layout) -> ast.Module:
-        statements: list[tuple[Equation, ast.expr, list[int]]] = []
-        for equation in self.graph.equations:
-            if equation.output.id in self.inlined:
-                continue
-            reads: list[int] = []
-            statements.append((equation, self.equation_expression(equation, reads), reads))
+        items = self.block(self.graph)
         return_reads: list[int] = []
         result = self.layout(layout, return_reads)
 
+        # Statements in textual order (an if's test, its branches' statements and results, its
+        # end), with the position of each value's last read.
+        events = list(_events(items))
         last_use: dict[int, int] = {}
-        for position, (_, _, reads) in enumerate(statements):
+        for position, (_, reads) in enumerate(events):
             for value_id in reads:
                 last_use[value_id] = position
         for value_id in return_reads:
-            last_use[value_id] = len(statements)
+            last_use[value_id] = len(events)
 
         parameters = {v.name: v.id for v in self.graph.inputs}
-        body: list[ast.stmt] = []
-        comments = self.comments
-        if self.guard:
-            body += self._guard()
-        previous_description = ""
-        in_backward = False
-        for position, (equation, expression, _) in enumerate(statements):
-            value = equation.output
-            if not equation.forward and not in_backward:
-                in_backward = True
-                body.append(self._comment(comments, "backward: adjoints in reverse order (grad_v = dL/dv)"))
-            if in_backward and equation.location is not None:
-                description = _describe(equation.location)
-                if description != previous_description:
-                    previous_description = description
-                    body.append(self._comment(comments, description))
-            hint = value.name
-            if value.adjoint_of is not None and value.adjoint_of in self.value_names:
-                hint = "grad_" + self.value_names[value.adjoint_of]  # grad_a_1 for a_1
-            if not hint and value.id not in last_use:
-                body.append(ast.Expr(expression))  # computed for its errors only: nothing reads it
-                continue
-            if hint:
-                target = self.names.versioned(hint, value.id, position, last_use, parameters)
-            else:
-                target = self.names.temporary()
-            self.value_names[value.id] = target
-            body.append(ast.Assign([ast.Name(target, ast.Store())], expression, lineno=0))
+        for position, (item, _) in enumerate(events):
+            if isinstance(item, _Statement):
+                item.target = self.target(item.equation.output, position, last_use, parameters, required=False)
+            elif isinstance(item, _IfEnd):
+                item.conditional.targets = [self.target(v, position, last_use, parameters, required=True) for v in item.conditional.equation.outputs]
         for value_id, node in self.name_nodes:
             node.id = self.value_names[value_id]
+
+        body: list[ast.stmt] = self._guard() if self.guard else []
+        body += self.statements(items, top=True)
         body.append(ast.Return(result))
         function = ast.FunctionDef(
             name=name,
@@ -305,6 +344,80 @@ class _Emitter:
         )
         imports = [_import_statement(key, alias) for key, alias in sorted(self.imports.items())]
         return ast.Module(body=[*imports, function], type_ignores=[])
+
+    def block(self, graph: Graph) -> list[_Statement | _If]:
+        """The statements of one scope, their expressions built (names are patched in later)."""
+        items: list[_Statement | _If] = []
+        for equation in graph.equations:
+            reads: list[int] = []
+            if equation.op == "cond":
+                test = self.expression(equation.inputs[0], reads)
+                conditional = _If(equation, test, reads)
+                for branch in branches(equation):
+                    self.aliases.update((v.id, a) for v, a in zip(branch.inputs, equation.inputs[1:]))
+                    self.prepare(branch)
+                    statements = self.block(branch)
+                    result_reads: list[int] = []
+                    results = [self.expression(atom, result_reads) for atom in branch.outputs]
+                    conditional.branches.append((statements, results, result_reads))
+                items.append(conditional)
+            elif equation.output.id not in self.inlined:
+                items.append(_Statement(equation, self.equation_expression(equation, reads), reads))
+        return items
+
+    def target(self, value: Value, position: int, last_use: dict[int, int], parameters: dict[str, int], *, required: bool) -> str | None:
+        """The name ``value`` is assigned to (None: computed for its errors only, nothing reads it)."""
+        hint = value.name
+        if value.adjoint_of is not None and value.adjoint_of in self.value_names:
+            hint = "grad_" + self.value_names[value.adjoint_of]  # grad_a_1 for a_1
+        if not hint and value.id not in last_use and not required:
+            return None
+        if hint:
+            target = self.names.versioned(hint, value.id, position, last_use, parameters)
+        else:
+            target = self.names.temporary()
+        self.value_names[value.id] = target
+        return target
+
+    def statements(self, items: list[_Statement | _If], *, top: bool) -> list[ast.stmt]:
+        body: list[ast.stmt] = []
+        for item in items:
+            if top:
+                body += self.comments_before(item.equation)
+            if isinstance(item, _Statement):
+                if item.target is None:
+                    body.append(ast.Expr(item.expression))  # computed for its errors only
+                else:
+                    body.append(ast.Assign([ast.Name(item.target, ast.Store())], item.expression, lineno=0))
+                continue
+            blocks = []
+            for statements, results, _ in item.branches:
+                block = self.statements(statements, top=False)
+                pairs = [(t, r) for t, r in zip(item.targets, results) if not (isinstance(r, ast.Name) and r.id == t)]
+                if len(pairs) == 1:
+                    block.append(ast.Assign([ast.Name(pairs[0][0], ast.Store())], pairs[0][1], lineno=0))
+                elif pairs:
+                    targets = ast.Tuple([ast.Name(t, ast.Store()) for t, _ in pairs], ast.Store())
+                    block.append(ast.Assign([targets], ast.Tuple([r for _, r in pairs], ast.Load()), lineno=0))
+                blocks.append(block)
+            then, orelse = blocks
+            if not then:
+                then = [ast.Pass()]
+            body.append(ast.If(item.test, then, orelse))
+        return body
+
+    def comments_before(self, equation: Equation) -> list[ast.stmt]:
+        """The backward's header, and the source line of each backward statement, where it changes."""
+        comments: list[ast.stmt] = []
+        if not equation.forward and not self.in_backward:
+            self.in_backward = True
+            comments.append(self._comment(self.comments, "backward: adjoints in reverse order (grad_v = dL/dv)"))
+        if self.in_backward and equation.location is not None:
+            description = _describe(equation.location)
+            if description != self.previous_description:
+                self.previous_description = description
+                comments.append(self._comment(self.comments, description))
+        return comments
 
     def _guard(self) -> list[ast.stmt]:
         """``if x.__class__ is not float ...: return __gradgen_fallback(...)``: the code below
@@ -361,13 +474,54 @@ def _describe(location: SourceLocation) -> str:
 
 def _builtin_names(graph: Graph, signature: Signature) -> set[str]:
     names = {"float"}  # the output check and the argument guard test ``x.__class__ is float``
-    for equation in graph.equations:
+    for equation in _all_equations(graph):
         spelling = OPS[equation.op].spelling
         if isinstance(spelling, Call):
             module, attribute = spelling.function_for(str(equation.param("lib", "numpy")))
             if module == "":
                 names.add(attribute)
     return names - set(signature.parameter_names)
+
+
+def _all_equations(graph: Graph) -> Iterator[Equation]:
+    for equation in graph.equations:
+        yield equation
+        if equation.op == "cond":
+            for branch in branches(equation):
+                yield from _all_equations(branch)
+
+
+def _unique_ids(graph: Graph) -> Graph:
+    """``graph`` with the values of its sub-graphs renumbered past every other id, so that ids
+    are unique across scopes (the emitter keys names and liveness by id)."""
+    counter = itertools.count(max([v.id for v in graph.inputs] + [v.id for eq in _all_equations(graph) for v in eq.outputs], default=-1) + 1)
+
+    def equation_with_unique_branches(equation: Equation) -> Equation:
+        if equation.op != "cond":
+            return equation
+        return with_branches(equation, *(renumbered(branch) for branch in branches(equation)))
+
+    def renumbered(scope: Graph) -> Graph:
+        mapping = {v.id: next(counter) for v in scope.inputs}
+        mapping.update((v.id, next(counter)) for eq in scope.equations for v in eq.outputs)
+
+        def fix(atom: Atom) -> Atom:
+            if not isinstance(atom, Value) or atom.id not in mapping:
+                return atom
+            adjoint_of = mapping.get(atom.adjoint_of) if atom.adjoint_of is not None else None
+            return dataclasses.replace(atom, id=mapping[atom.id], adjoint_of=adjoint_of)
+
+        equations = tuple(
+            dataclasses.replace(
+                equation_with_unique_branches(eq),
+                inputs=tuple(fix(a) for a in eq.inputs),
+                outputs=tuple(fix(v) for v in eq.outputs),  # type: ignore[misc]
+            )
+            for eq in scope.equations
+        )
+        return Graph(tuple(fix(v) for v in scope.inputs), equations, tuple(fix(a) for a in scope.outputs))  # type: ignore[misc]
+
+    return Graph(graph.inputs, tuple(equation_with_unique_branches(eq) for eq in graph.equations), graph.outputs)
 
 
 def _import_statement(key: str, alias: str) -> ast.stmt:
@@ -387,7 +541,7 @@ def emit_source(
     names), the function first hands any call where one of them is not a Python float to
     ``__gradgen_fallback``, which the caller binds.
     """
-    emitter = _Emitter(graph, signature, layout, name, fresh_outputs, guard)
+    emitter = _Emitter(_unique_ids(graph), signature, layout, name, fresh_outputs, guard)
     module = emitter.function(name, layout)
     text = ast.unparse(ast.fix_missing_locations(module))
     comments = emitter.comments

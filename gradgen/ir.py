@@ -9,13 +9,16 @@ Guarantees checked by ``verify``: every value is defined once, before it is used
 arity matches the op table; every output is defined. ``str(graph)`` prints the graph like a
 jaxpr, one equation per line.
 
-Control flow (a later stage) fits here as an equation whose params hold sub-graphs.
+Control flow is structured: an ``if`` is one equation ``outs = cond(predicate, *operands)``
+whose params ``then`` and ``else`` hold two closed sub-graphs (see ``branches``). Each takes the
+operands, in order, and returns the cond's outputs. A sub-graph is its own scope: its ids are
+unique within it, and may repeat ids of the enclosing graph.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Hashable, Union
 
 from gradgen.errors import SourceLocation
@@ -101,8 +104,12 @@ class Equation:
     def __str__(self) -> str:
         outs = " ".join(str(v) for v in self.outputs)
         args = " ".join(str(a) for a in self.inputs)
-        params = "".join(f" {k}={v!r}" for k, v in self.params)
-        return f"{outs} = {self.op}{params} {args}".rstrip()
+        params = "".join(f" {k}={v!r}" for k, v in self.params if not isinstance(v, Graph))
+        text = f"{outs} = {self.op}{params} {args}".rstrip()
+        for key, value in self.params:
+            if isinstance(value, Graph):
+                text += f"\n  {key}:\n" + "\n".join("    " + line for line in str(value).splitlines())
+        return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +120,7 @@ class Graph:
 
     def __str__(self) -> str:
         head = "{ lambda " + " ".join(str(v) for v in self.inputs) + " ."
-        body = ["    " + str(eq) for eq in self.equations]
+        body = ["    " + line for eq in self.equations for line in str(eq).splitlines()]
         tail = "  in (" + ", ".join(str(a) for a in self.outputs) + ") }"
         return "\n".join([head, *body, tail])
 
@@ -122,8 +129,22 @@ class GraphError(AssertionError):
     """A malformed graph: always a bug in gradgen, never the user's fault."""
 
 
+def branches(equation: Equation) -> tuple[Graph, Graph]:
+    """The ``then`` and ``else`` sub-graphs of a ``cond`` equation."""
+    return equation.param("then"), equation.param("else")  # type: ignore[return-value]
+
+
+def with_branches(equation: Equation, then: Graph, orelse: Graph) -> Equation:
+    """``equation`` (a cond) with new sub-graphs, its other params kept."""
+    params = tuple((k, then if k == "then" else orelse if k == "else" else v) for k, v in equation.params)
+    return replace(equation, params=params)
+
+
 def verify(graph: Graph) -> Graph:
-    """Check SSA form, arities and outputs; return the graph unchanged so it can be chained."""
+    """Check SSA form, arities and outputs; return the graph unchanged so it can be chained.
+
+    Sub-graphs are checked too, each as its own scope, and against the cond that holds them.
+    """
     from gradgen.ops import OPS
 
     defined: set[int] = set()
@@ -140,6 +161,8 @@ def verify(graph: Graph) -> Graph:
         for atom in equation.inputs:
             if isinstance(atom, Value) and atom.id not in defined:
                 raise GraphError(f"{atom} used before it is defined in {equation}")
+        if equation.op == "cond":
+            _verify_cond(equation)
         for value in equation.outputs:
             if value.id in defined:
                 raise GraphError(f"{value} defined twice (SSA violated) in {equation}")
@@ -148,6 +171,19 @@ def verify(graph: Graph) -> Graph:
         if isinstance(atom, Value) and atom.id not in defined:
             raise GraphError(f"output {atom} is never defined")
     return graph
+
+
+def _verify_cond(equation: Equation) -> None:
+    if not equation.inputs:
+        raise GraphError(f"cond without a predicate: {equation}")
+    for branch in branches(equation):
+        if not isinstance(branch, Graph):
+            raise GraphError(f"cond without two sub-graphs: {equation}")
+        verify(branch)
+        if len(branch.inputs) != len(equation.inputs) - 1:
+            raise GraphError(f"a branch takes {len(branch.inputs)} operands, the cond passes {len(equation.inputs) - 1}: {equation}")
+        if len(branch.outputs) != len(equation.outputs):
+            raise GraphError(f"a branch returns {len(branch.outputs)} values, the cond defines {len(equation.outputs)}: {equation}")
 
 
 def is_constant_number(atom: Atom, number: float) -> bool:

@@ -6,14 +6,17 @@ scalar) and backward (numpy broadcasting never shrinks a shape, so every operand
 elementwise op with a scalar result is a scalar; with ``output_is_scalar`` the function's
 output is one, which ``grad`` checks at run time where it cannot be proven). Scalars need no
 broadcasting reductions in the backward pass and are spelled with ``math.*``.
+
+A cond is conservative: each branch is inferred with the kinds of its operands, and an output
+is a scalar only when both branches prove it; nothing flows backward through a cond.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-from gradgen.builder import result_is_scalar
-from gradgen.ir import Atom, Equation, Graph, Value
+from gradgen.builder import is_scalar, result_is_scalar
+from gradgen.ir import Atom, Equation, Graph, Value, branches, with_branches
 from gradgen.ops import OPS
 
 
@@ -42,6 +45,12 @@ def _restamp_atom(atom: Atom, scalar: set[int]) -> Atom:
 
 
 def _forward(equation: Equation, scalar: set[int]) -> None:
+    if equation.op == "cond":
+        then, orelse = _inferred_branches(equation, scalar)
+        for value, first, second in zip(equation.outputs, then.outputs, orelse.outputs):
+            if is_scalar(first) and is_scalar(second):
+                scalar.add(value.id)
+        return
     inputs = tuple(_restamp_atom(a, scalar) for a in equation.inputs)
     if result_is_scalar(equation.op, inputs, equation.params):
         scalar.update(v.id for v in equation.outputs)
@@ -56,18 +65,33 @@ def _backward(equation: Equation, scalar: set[int]) -> None:
         scalar.update(a.id for a in equation.inputs if isinstance(a, Value))
 
 
+def _inferred_branches(equation: Equation, scalar: set[int]) -> tuple[Graph, Graph]:
+    """The cond's branches inferred with its operands' kinds as their inputs' kinds."""
+    operands = equation.inputs[1:]
+    inferred = []
+    for branch in branches(equation):
+        inputs = tuple(
+            dataclasses.replace(v, scalar=True) if is_scalar(_restamp_atom(a, scalar)) and not v.scalar else v
+            for v, a in zip(branch.inputs, operands)
+        )
+        inferred.append(infer_scalars(Graph(inputs, branch.equations, branch.outputs), False))
+    return inferred[0], inferred[1]
+
+
 def _restamp(graph: Graph, scalar: set[int]) -> Graph:
     def fix(atom: Atom) -> Atom:
         return _restamp_atom(atom, scalar)
 
-    equations = tuple(
-        dataclasses.replace(
+    def fix_equation(eq: Equation) -> Equation:
+        if eq.op == "cond":
+            eq = with_branches(eq, *_inferred_branches(eq, scalar))
+        return dataclasses.replace(
             eq,
             inputs=tuple(fix(a) for a in eq.inputs),
             outputs=tuple(fix(v) for v in eq.outputs),  # type: ignore[misc]
         )
-        for eq in graph.equations
-    )
+
+    equations = tuple(fix_equation(eq) for eq in graph.equations)
     return Graph(
         tuple(fix(v) for v in graph.inputs),  # type: ignore[misc]
         equations,
@@ -86,6 +110,10 @@ def assumption_guard(proven: Graph, assumed: Graph) -> tuple[int, ...] | None:
     """
     proven_ids = _scalar_ids(proven)
     for equation in assumed.equations:
+        if equation.op == "cond":
+            if any(v.scalar and v.id not in proven_ids for v in equation.outputs):
+                return None
+            continue
         output = equation.output
         if not output.scalar or output.id in proven_ids:
             continue

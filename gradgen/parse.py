@@ -31,6 +31,7 @@ import numpy as np
 
 from gradgen import ops
 from gradgen.builder import GraphBuilder
+from gradgen.control_flow import ControlFlowLowering, always_returns, fold_returns
 from gradgen.errors import (
     GradgenError,
     SourceLocation,
@@ -43,12 +44,12 @@ from gradgen.lowering import ExpressionLowering, PythonObject
 from gradgen.source import FunctionSource, read_function
 
 _CONTROL_FLOW_HINT = (
-    "gradgen differentiates straight-line code: assignments, augmented assignments to "
-    "names, and a final return; if/for/while/try come in a later version"
+    "gradgen differentiates assignments, augmented assignments to names, if/elif/else and "
+    "returns; for/while/try come in a later version"
 )
 
 _UNSUPPORTED_STATEMENTS: dict[type, str] = {
-    ast.If: "'if' statements are not supported",
+    ast.Return: "'return' is supported only where it ends the function (possibly inside if/else)",
     ast.For: "'for' loops are not supported",
     ast.While: "'while' loops are not supported",
     ast.Try: "'try' statements are not supported",
@@ -101,7 +102,7 @@ def parse_function(function: object, *, hash_cons: bool = False) -> ParsedFuncti
     )
 
 
-class FunctionLowering(ExpressionLowering):
+class FunctionLowering(ControlFlowLowering, ExpressionLowering):
     """Lowers one function body (the user's function or an inlined helper) into the builder."""
 
     def __init__(
@@ -150,19 +151,32 @@ class FunctionLowering(ExpressionLowering):
         return tuple(inputs)
 
     def lower_body(self) -> tuple[Any, ast.AST]:
-        body = self.source.tree.body
+        return self.lower_returning(fold_returns(self.source.tree.body))
+
+    def lower_returning(self, body: list[ast.stmt]) -> tuple[Any, ast.AST]:
+        """Lower statements that end the function: the value returned and the node returning it."""
         for index, statement in enumerate(body):
+            returns = isinstance(statement, ast.Return) or (isinstance(statement, ast.If) and always_returns([statement]))
+            if returns and index != len(body) - 1:
+                self.fail(
+                    UnsupportedSyntaxError,
+                    body[index + 1],
+                    "code after 'return' is never run",
+                    "end the function with its return statement",
+                )
             if isinstance(statement, ast.Return):
-                if index != len(body) - 1:
-                    self.fail(
-                        UnsupportedSyntaxError,
-                        body[index + 1],
-                        "code after 'return' is never run",
-                        "end the function with its return statement",
-                    )
                 if statement.value is None:
                     break
                 return self.expression(statement.value), statement
+            if returns:
+                return self.returning_if(statement), statement  # type: ignore[arg-type]
+            if index == len(body) - 1 and isinstance(statement, ast.If) and (always_returns(statement.body) or always_returns(statement.orelse)):
+                self.fail(
+                    UnsupportedSyntaxError,
+                    statement,
+                    f"{self.source.name}() does not return a value on every path through this if",
+                    "return in every branch (add an else), or after the if",
+                )
             self.statement(statement)
         self.fail(
             UnsupportedSyntaxError,
@@ -189,6 +203,8 @@ class FunctionLowering(ExpressionLowering):
                 self.bind(node.target, self.expression(node.value), node)
         elif isinstance(node, ast.Expr):
             self.expression_statement(node)
+        elif isinstance(node, ast.If):
+            self.if_statement(node)
         elif isinstance(node, (ast.Pass, ast.Assert)):
             pass
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -267,7 +283,7 @@ class FunctionLowering(ExpressionLowering):
 
     def name(self, node: ast.Name) -> Any:
         if node.id in self.env:
-            return self.env[node.id]
+            return self.check_bound(self.env[node.id], node)
         if node.id in self.local_names:
             self.fail(
                 UnknownNameError,

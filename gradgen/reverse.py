@@ -9,13 +9,20 @@ input's shape (``unbroadcast``); where the scalar analysis proves no broadcast, 
 
 The result's outputs are ``(*forward outputs, *gradients)``, one gradient per ``wrt`` index;
 an input the output does not depend on gets a zero of its shape.
+
+The reverse of ``outs = cond(p, *operands)`` is a cond on the same predicate (the forward value,
+which the backward has recomputed): its operands are the forward operands and the adjoints of
+``outs``, and each branch recomputes its forward branch, then walks it in reverse, returning
+the adjoints of the operands. The predicate is not differentiated.
 """
 
 from __future__ import annotations
 
 from gradgen import ops, rules
 from gradgen.builder import GraphBuilder, is_scalar
-from gradgen.ir import Atom, Constant, Equation, Graph, Value
+import dataclasses
+
+from gradgen.ir import Atom, Constant, Equation, Graph, Value, branches
 
 
 def differentiate(graph: Graph, wrt: tuple[int, ...], *, check_output: bool, seed: Value | None = None) -> Graph:
@@ -27,7 +34,7 @@ def differentiate(graph: Graph, wrt: tuple[int, ...], *, check_output: bool, see
     """
     output = graph.outputs[0]
     wrt_values = tuple(graph.inputs[i] for i in wrt)
-    needed = _on_path(graph, wrt_values, output)
+    needed = _on_path(graph, wrt_values, (output,))
     builder = GraphBuilder(first_id=next_id(graph))
     for equation in graph.equations:
         builder.append(equation)
@@ -42,7 +49,17 @@ def differentiate(graph: Graph, wrt: tuple[int, ...], *, check_output: bool, see
         elif output.id in needed:
             adjoints[output.id] = builder.name(Constant(1.0), _adjoint_name(output, "output"), location, adjoint_of=output.id)
 
-    for equation in reversed(graph.equations):
+    _reverse(graph.equations, adjoints, needed, builder)
+    gradients = tuple(_final_gradient(adjoints, value, builder) for value in wrt_values)
+    return builder.finish(graph.inputs, graph.outputs + gradients)
+
+
+def _reverse(equations: tuple[Equation, ...], adjoints: dict[int, Atom], needed: set[int], builder: GraphBuilder) -> None:
+    """Walk ``equations`` in reverse, adding each one's contributions to ``adjoints``."""
+    for equation in reversed(equations):
+        if equation.op == "cond":
+            _reverse_cond(equation, adjoints, needed, builder)
+            continue
         adjoint = adjoints.get(equation.output.id)
         if adjoint is None or equation.output.id not in needed:
             continue
@@ -64,8 +81,45 @@ def differentiate(graph: Graph, wrt: tuple[int, ...], *, check_output: bool, see
                 claimed.add(gradient.id)
             _accumulate(adjoints, atom, gradient, builder, equation, fresh)
 
+
+def _reverse_cond(equation: Equation, adjoints: dict[int, Atom], needed: set[int], builder: GraphBuilder) -> None:
+    """``grads = cond(p, *operands, *adjoints of outs)`` whose branches are the branches' backwards."""
+    seeded = [j for j, v in enumerate(equation.outputs) if v.id in adjoints and v.id in needed]
+    if not seeded:
+        return
+    dependencies = cond_dependencies(equation)
+    reached = set().union(*(dependencies[j] for j in seeded))
+    operands = equation.inputs[1:]
+    wanted = tuple(isinstance(a, Value) and a.id in needed and position + 1 in reached for position, a in enumerate(operands))
+    if not any(wanted):
+        return
+    seeds = tuple(adjoints[equation.outputs[j].id] for j in seeded)
+    then, orelse = branches(equation)
+    params = (("then", _branch_backward(then, seeded, seeds, wanted)), ("else", _branch_backward(orelse, seeded, seeds, wanted)))
+    targets = [a for a, want in zip(operands, wanted) if want]
+    outputs = tuple(builder.new_value("", a.scalar) for a in targets)  # type: ignore[union-attr]
+    builder.append(Equation("cond", (equation.inputs[0], *operands, *seeds), outputs, params, equation.location))
+    for target, gradient in zip(targets, outputs):
+        _accumulate(adjoints, target, gradient, builder, equation, True)  # type: ignore[arg-type]
+
+
+def _branch_backward(branch: Graph, seeded: list[int], seeds: tuple[Atom, ...], wanted: tuple[bool, ...]) -> Graph:
+    """A branch's forward recomputed, then its reverse from ``seeds`` (adjoints of ``seeded`` outputs)."""
+    builder = GraphBuilder(first_id=next_id(branch))
+    seed_inputs = tuple(builder.new_value("", is_scalar(seed)) for seed in seeds)
+    for equation in branch.equations:
+        builder.append(dataclasses.replace(equation, forward=False))  # the forward cond already raised
+    adjoints: dict[int, Atom] = {}
+    for j, seed in zip(seeded, seed_inputs):
+        output = branch.outputs[j]
+        if isinstance(output, Value):
+            previous = adjoints.get(output.id)
+            adjoints[output.id] = seed if previous is None else builder.add("add", (previous, seed))
+    wrt_values = tuple(v for v, want in zip(branch.inputs, wanted) if want)
+    needed = _on_path(branch, wrt_values, tuple(branch.outputs[j] for j in seeded))
+    _reverse(branch.equations, adjoints, needed, builder)
     gradients = tuple(_final_gradient(adjoints, value, builder) for value in wrt_values)
-    return builder.finish(graph.inputs, graph.outputs + gradients)
+    return builder.finish(branch.inputs + seed_inputs, gradients)
 
 
 def _accumulate(
@@ -99,19 +153,44 @@ def _needs_unbroadcast(equation: Equation, position: int) -> bool:
     return not all(is_scalar(atom) for atom in others)
 
 
-def _on_path(graph: Graph, wrt: tuple[Value, ...], output: Atom) -> set[int]:
-    """Ids of values that depend on a wrt input and that the output depends on."""
+def _on_path(graph: Graph, wrt: tuple[Value, ...], outputs: tuple[Atom, ...]) -> set[int]:
+    """Ids of values that depend on a wrt input and that one of ``outputs`` depends on."""
     depends_on_wrt = {v.id for v in wrt}
-    for equation in graph.equations:
-        if any(isinstance(a, Value) and a.id in depends_on_wrt for a in equation.inputs):
-            depends_on_wrt.update(v.id for v in equation.outputs)
-    if not isinstance(output, Value):
+    output_depends = {a.id for a in outputs if isinstance(a, Value)}
+    if not output_depends:
         return set()
-    output_depends = {output.id}
-    for equation in reversed(graph.equations):
-        if any(v.id in output_depends for v in equation.outputs):
-            output_depends.update(a.id for a in equation.inputs if isinstance(a, Value))
+    links = [(equation, _links(equation)) for equation in graph.equations]
+    for equation, link in links:
+        for output, inputs in zip(equation.outputs, link):
+            if any(isinstance(a, Value) and a.id in depends_on_wrt for a in inputs):
+                depends_on_wrt.add(output.id)
+    for equation, link in reversed(links):
+        for output, inputs in zip(equation.outputs, link):
+            if output.id in output_depends:
+                output_depends.update(a.id for a in inputs if isinstance(a, Value))
     return depends_on_wrt & output_depends
+
+
+def _links(equation: Equation) -> list[tuple[Atom, ...]]:
+    """For each output of ``equation``, the inputs it depends on (a cond's, through its branches)."""
+    if equation.op != "cond":
+        return [equation.inputs] * len(equation.outputs)
+    return [tuple(equation.inputs[p] for p in sorted(positions)) for positions in cond_dependencies(equation)]
+
+
+def cond_dependencies(equation: Equation) -> list[set[int]]:
+    """For each output of a cond, the positions of the inputs it depends on in either branch
+    (the predicate, at position 0, is not differentiated and never listed)."""
+    then, orelse = branches(equation)
+    return [{1 + i for i in a | b} for a, b in zip(_dependencies(then), _dependencies(orelse))]
+
+
+def _dependencies(graph: Graph) -> list[set[int]]:
+    depends: dict[int, set[int]] = {v.id: {i} for i, v in enumerate(graph.inputs)}
+    for equation, link in ((eq, _links(eq)) for eq in graph.equations):
+        for output, inputs in zip(equation.outputs, link):
+            depends[output.id] = set().union(*(depends.get(a.id, set()) for a in inputs if isinstance(a, Value)))
+    return [depends.get(a.id, set()) if isinstance(a, Value) else set() for a in graph.outputs]
 
 
 def _adjoint_name(value: Value, default: str = "") -> str:
@@ -127,7 +206,7 @@ def _location_of(graph: Graph, value: Value):
 
 
 def next_id(graph: Graph) -> int:
-    """The first id not used by ``graph``: backward values are numbered from here."""
+    """The first id not used by ``graph`` (its own scope): backward values are numbered from here."""
     ids = [v.id for v in graph.inputs]
     ids += [v.id for eq in graph.equations for v in eq.outputs]
     return max(ids, default=-1) + 1

@@ -19,10 +19,30 @@ SCALE = 2.0
 # -- statements -----------------------------------------------------------------------------
 
 
-def uses_if(x):
-    if x > 0:  # <- error uses_if
+def assigned_in_one_branch(x):
+    if x > 0:
+        y = x * 2.0
+    return y  # <- error assigned_in_one_branch at y
+
+
+def returns_on_one_path(x):
+    y = x * 2.0
+    if y > 0:  # <- error returns_on_one_path
+        return y
+
+
+def return_inside_branch_of_branch(x):
+    if x > 0:
+        if x > 1:
+            return x  # <- error return_inside_branch_of_branch
         x = x * 2.0
     return x
+
+
+def branches_return_different_counts(x):
+    if x > 0:
+        return x, x
+    return x  # <- error branches_return_different_counts
 
 
 def uses_for(x):
@@ -156,8 +176,8 @@ def lambda_expression(x):
     return double(x)
 
 
-def conditional_expression(x):
-    return x if x > 0 else -x  # <- error conditional_expression at x if
+def conditional_with_and(x):
+    return x if x > 0 and x < 1.0 else -x  # <- error conditional_with_and at x > 0 and
 
 
 def list_comprehension(x):
@@ -439,7 +459,7 @@ class Model:
 
 @_identity_decorator
 def decorated_at_top(x):
-    return x if x else 1.0  # <- error decorated_at_top at x if
+    return x // 2.0  # <- error decorated_at_top at x // 2.0
 
 
 def unicode_before_error(x):

@@ -101,7 +101,7 @@ def assert_says_what_is_supported(error: GradgenError, keywords: tuple[str, ...]
 
 # -- the catalogue --------------------------------------------------------------------------
 
-CONTROL_FLOW = ("straight-line", "assignments", "return")
+CONTROL_FLOW = ("assignments", "if/elif/else", "return")
 OPERATORS = ("supported operators", "+ - * / **")
 CALLS = ("supported calls", "math.exp", "numpy", "inlined")
 
@@ -121,7 +121,10 @@ class Case:
 
 CASES = [
     # statements
-    Case("uses_if", UnsupportedSyntaxError, "branched with an if statement", CONTROL_FLOW),
+    Case("assigned_in_one_branch", UnknownNameError, "read a name only one branch of an if assigned", ("every branch",)),
+    Case("returns_on_one_path", UnsupportedSyntaxError, "returned from one branch only, at the end", ("every branch",)),
+    Case("return_inside_branch_of_branch", UnsupportedSyntaxError, "returned from an if nested in an if that falls through", ("ends the function",)),
+    Case("branches_return_different_counts", UnsupportedSyntaxError, "returned a pair from one branch, one value from the other", ("same",)),
     Case("uses_for", UnsupportedSyntaxError, "accumulated in a for loop", CONTROL_FLOW),
     Case("uses_while", UnsupportedSyntaxError, "halved in a while loop", CONTROL_FLOW),
     Case("uses_try", UnsupportedSyntaxError, "caught an exception with try/except", CONTROL_FLOW),
@@ -158,7 +161,7 @@ CASES = [
     ),
     # expressions
     Case("lambda_expression", UnsupportedSyntaxError, "built a lambda inside the function", ("def",)),
-    Case("conditional_expression", UnsupportedSyntaxError, "wrote x if x > 0 else -x", ()),
+    Case("conditional_with_and", UnsupportedSyntaxError, "wrote 'and' in a conditional expression", ("comparisons",)),
     Case("list_comprehension", UnsupportedSyntaxError, "summed a list comprehension", ("numpy",)),
     Case("generator_expression", UnsupportedSyntaxError, "summed a generator expression", ("numpy",)),
     Case("uses_yield", UnsupportedSyntaxError, "wrote a generator (yield)", ("return",)),
@@ -221,7 +224,7 @@ CASES = [
         {},
         bad.Model.twice_decorated,
     ),
-    Case("decorated_at_top", UnsupportedSyntaxError, "a decorated module-level function", ()),
+    Case("decorated_at_top", UnsupportedSyntaxError, "a decorated module-level function", OPERATORS),
     Case("unicode_before_error", UnsupportedSyntaxError, "non-ASCII names before the error", OPERATORS),
     Case("one_line_def", UnsupportedSyntaxError, "wrote the whole def on one line", OPERATORS),
     Case("multi_line_expression", UnsupportedSyntaxError, "used % on a continuation line", OPERATORS),

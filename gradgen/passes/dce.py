@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from gradgen.ir import Constant, Equation, Graph, Value
+import dataclasses
+
+from gradgen.ir import Constant, Equation, Graph, Value, branches, uses, with_branches
 from gradgen.ops import OPS
 
 # math.* functions that raise outside their domain (or on overflow) instead of returning nan/inf.
@@ -13,6 +15,8 @@ def may_raise(equation: Equation) -> bool:
     """Whether the user's forward computation can raise where numpy would only warn, so that the
     gradient, which recomputes it even when unused, raises where the forward raises."""
     op, params = equation.op, dict(equation.params)
+    if op == "cond":
+        return any(eq.forward and may_raise(eq) for branch in branches(equation) for eq in branch.equations)
     if op in _MATH_RAISES and params.get("lib") == "math":
         return True
     if params.get("lib") in ("method", "attribute"):
@@ -30,14 +34,35 @@ def may_raise(equation: Equation) -> bool:
 
 
 def eliminate_dead_code(graph: Graph) -> Graph:
-    """Drop equations whose outputs nothing reads (except effects and forward code that may raise)."""
+    """Drop equations whose outputs nothing reads (except effects and forward code that may raise);
+    a cond loses the outputs nothing reads, and the operands its branches then no longer read."""
     live = {a.id for a in graph.outputs if isinstance(a, Value)}
     kept = []
+    changed = False
     for equation in reversed(graph.equations):
         keep = OPS[equation.op].effect or (equation.forward and may_raise(equation))
         if keep or any(v.id in live for v in equation.outputs):
+            if equation.op == "cond":
+                pruned = _prune_cond(equation, live)
+                changed = changed or pruned is not equation
+                equation = pruned
             kept.append(equation)
             live.update(a.id for a in equation.inputs if isinstance(a, Value))
-    if len(kept) == len(graph.equations):
+    if len(kept) == len(graph.equations) and not changed:
         return graph
     return type(graph)(graph.inputs, tuple(reversed(kept)), graph.outputs)
+
+
+def _prune_cond(equation: Equation, live: set[int]) -> Equation:
+    positions = [j for j, v in enumerate(equation.outputs) if v.id in live] or list(range(len(equation.outputs)))
+    pruned = [eliminate_dead_code(Graph(b.inputs, b.equations, tuple(b.outputs[j] for j in positions))) for b in branches(equation)]
+    read = [uses(branch) for branch in pruned]
+    operands = [i for i in range(len(equation.inputs) - 1) if any(b.inputs[i].id in counts for b, counts in zip(pruned, read))]
+    if len(positions) == len(equation.outputs) and len(operands) == len(equation.inputs) - 1 and all(
+        new == old for new, old in zip(pruned, branches(equation))
+    ):
+        return equation
+    then, orelse = (Graph(tuple(b.inputs[i] for i in operands), b.equations, b.outputs) for b in pruned)
+    inputs = (equation.inputs[0], *(equation.inputs[1 + i] for i in operands))
+    outputs = tuple(equation.outputs[j] for j in positions)
+    return with_branches(dataclasses.replace(equation, inputs=inputs, outputs=outputs), then, orelse)

@@ -7,6 +7,9 @@ to be a float already, so an integer argument still gets a float gradient. There
 of a scalar output relies on. Negations are pushed
 outwards until two cancel or one turns an addition into a subtraction, which is how the
 sigmoid's backward reaches the cost of the hand-written ``grad * L * (1 - L)``.
+
+A cond's branches are simplified on their own; constant operands are moved into them, and a
+cond whose predicate folded to a constant is replaced by the branch it selects.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ import math
 from typing import Callable, Union
 
 from gradgen.builder import is_scalar
-from gradgen.ir import Atom, Constant, Equation, Graph, Value, is_constant_number, uses
+from gradgen.ir import Atom, Constant, Equation, Graph, Value, branches, is_constant_number, uses, with_branches
 from gradgen.ops import OPS
-from gradgen.passes.substitution import rebuild, substitute_inputs
+from gradgen.passes.substitution import map_branches, rebuild, substitute, substitute_inputs
 from gradgen.shapes import is_float_dtype
 
 # Ops whose result is a float whatever their inputs (given numbers or numeric arrays).
@@ -82,6 +85,21 @@ class _Simplifier:
         temporary = self.fresh(equation.output, scalar)
         first = Equation(inner, inputs, (temporary,), (), equation.location, equation.forward)
         return [first, dataclasses.replace(equation, op=op, inputs=(temporary,), params=())]
+
+    # -- control flow -------------------------------------------------------------------------
+
+    def selected_branch(self, eq: Equation) -> tuple[list[Equation], dict[int, Atom]]:
+        """The equations of the branch a constant predicate selects, renumbered into this scope,
+        and what each output of the cond becomes."""
+        branch = branches(eq)[0 if eq.inputs[0].value else 1]  # type: ignore[union-attr]
+        mapping: dict[int, Atom] = {v.id: a for v, a in zip(branch.inputs, eq.inputs[1:])}
+        equations = []
+        for inner in branch.equations:
+            inner = substitute_inputs(inner, mapping)
+            outputs = tuple(dataclasses.replace(v, id=self.fresh(v, v.scalar).id) for v in inner.outputs)
+            mapping.update((old.id, new) for old, new in zip(inner.outputs, outputs))
+            equations.append(dataclasses.replace(inner, outputs=outputs))
+        return equations, {v.id: substitute(a, mapping) for v, a in zip(eq.outputs, branch.outputs)}
 
     # -- rewrites -----------------------------------------------------------------------------
 
@@ -213,6 +231,18 @@ def simplify(graph: Graph) -> Graph:
     changed = False
     for equation in graph.equations:
         equation = substitute_inputs(equation, replacements)
+        if equation.op == "cond":
+            if isinstance(equation.inputs[0], Constant):
+                selected, outputs = simplifier.selected_branch(equation)
+                for new in selected:
+                    equations.append(new)
+                    simplifier.record(new)
+                replacements.update(outputs)
+                changed = True
+                continue
+            simplified = map_branches(_constant_operands_inside(equation), simplify)
+            changed = changed or simplified != equation
+            equation = simplified
         result = simplifier.rewrite(equation)
         if result is None:
             equations.append(equation)
@@ -228,3 +258,18 @@ def simplify(graph: Graph) -> Graph:
     if not changed:
         return graph
     return rebuild(graph, equations, replacements)
+
+
+def _constant_operands_inside(eq: Equation) -> Equation:
+    """A cond with its constant operands written into its branches (cond(p, 2.0) -> cond(p))."""
+    constant = [i for i, a in enumerate(eq.inputs[1:]) if isinstance(a, Constant)]
+    if not constant:
+        return eq
+    new_branches = []
+    for branch in branches(eq):
+        mapping: dict[int, Atom] = {branch.inputs[i].id: eq.inputs[1 + i] for i in constant}
+        inputs = tuple(v for i, v in enumerate(branch.inputs) if i not in constant)
+        body = tuple(substitute_inputs(inner, mapping) for inner in branch.equations)
+        new_branches.append(Graph(inputs, body, tuple(substitute(a, mapping) for a in branch.outputs)))
+    inputs = (eq.inputs[0], *(a for i, a in enumerate(eq.inputs[1:]) if i not in constant))
+    return with_branches(dataclasses.replace(eq, inputs=inputs), *new_branches)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from gradgen.ir import Atom, Equation, Graph, Value
+from typing import Callable
+
+from gradgen.ir import Atom, Equation, Graph, Value, branches, with_branches
 
 
 def substitute(atom: Atom, replacements: dict[int, Atom]) -> Atom:
@@ -57,3 +59,14 @@ def rename(graph: Graph, names: dict[int, Value]) -> Graph:
         for eq in graph.equations
     )
     return Graph(graph.inputs, equations, tuple(fix(a) for a in graph.outputs))
+
+
+def map_branches(equation: Equation, run_pass: Callable[[Graph], Graph]) -> Equation:
+    """A cond with ``run_pass`` applied to both of its sub-graphs (any other equation as is)."""
+    if equation.op != "cond":
+        return equation
+    then, orelse = branches(equation)
+    new_then, new_else = run_pass(then), run_pass(orelse)
+    if new_then is then and new_else is orelse:
+        return equation
+    return with_branches(equation, new_then, new_else)

@@ -1,0 +1,131 @@
+"""Forward functions with branches (and, later, loops), differentiated by tests/test_control_flow.py."""
+
+# ruff: noqa
+import math
+
+import numpy as np
+
+USE_SQUARE = True
+
+
+# -- conditional expressions ----------------------------------------------------------------
+
+
+def absolute_square(x):
+    y = x if x > 0 else -x
+    return y * y + x
+
+
+def log_where_defined(x):
+    # only the branch that runs is evaluated: math.log never sees x <= 0
+    return math.log(x) * x if x > 0 else 2.0 * x
+
+
+# -- if / elif / else -----------------------------------------------------------------------
+
+
+def piecewise(x, y):
+    a = x * y
+    if x > 1.0:
+        a = a * x
+        b = math.sin(y)
+    elif x > -1.0:
+        b = a + y
+    else:
+        a = math.exp(x)
+        b = y * y
+    return a + b
+
+
+def nested_overwrite(x, y):
+    z = x + y
+    if x > 0:
+        if y > 0:
+            z = z * x
+        else:
+            z = z * y
+    else:
+        if y > 0:
+            z = math.sin(z)
+        else:
+            z = z ** 2
+    return z * x
+
+
+def swap_in_branch(x, y):
+    a = x * 2.0
+    b = y + 1.0
+    if x > y:
+        a, b = b, a
+    return a * a + 3.0 * b
+
+
+def constant_branches(x):
+    if x > 0:
+        scale = 2.0
+    else:
+        scale = -3.0
+    return scale * x * x
+
+
+def static_condition(x):
+    if USE_SQUARE:
+        y = x * x
+    else:
+        y = math.exp(x)
+    return y
+
+
+def one_branch_assigns(x, y):
+    z = y
+    if x > 0:
+        z = x * y
+        print(z)
+    return z * z
+
+
+# -- returns inside branches ----------------------------------------------------------------
+
+
+def early_return(x, y):
+    if x < 0:
+        return x * y
+    z = math.exp(x) + y
+    if z > 3.0:
+        return z * z
+    return z
+
+
+def _relu(t):
+    if t > 0:
+        return t
+    return 0.0 * t
+
+
+def helper_with_if(x, y):
+    return _relu(x * y) + _relu(x - y) * 3.0
+
+
+def returns_from_every_branch(x):
+    if x > 1.0:
+        return math.sqrt(x)
+    elif x > 0.0:
+        return x * x
+    else:
+        return -x * 0.5
+
+
+# -- arrays ---------------------------------------------------------------------------------
+
+
+def array_branch(w, x):
+    s = np.sum(w * x)
+    if s > 0:
+        y = np.tanh(w) * x
+    else:
+        y = w * w
+    return np.sum(y)
+
+
+def array_vector_output(w):
+    return np.sin(w) * 2.0 if np.sum(w) > 0 else w * w
