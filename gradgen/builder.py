@@ -94,6 +94,18 @@ class GraphBuilder:
             self._defined_at[value.id] = len(self.equations)
         self.equations.append(equation)
 
+    def defining(self, value: Value) -> Equation:
+        """The equation appended so far that defines ``value``."""
+        return self.equations[self._defined_at[value.id]]
+
+    def replace(self, old: Equation, new: Equation) -> None:
+        """Put ``new`` where ``old`` is (a forward loop that must now record for its backward)."""
+        index = self._defined_at[old.outputs[0].id]
+        assert self.equations[index] is old
+        self.equations[index] = new
+        for value in new.outputs:
+            self._defined_at[value.id] = index
+
     def name(
         self,
         value: Atom,

@@ -1,4 +1,5 @@
-"""Parsing control flow: ``if``/``elif``/``else`` and ``a if c else b`` -> ``cond`` equations.
+"""Parsing control flow: ``if``/``elif``/``else`` and ``a if c else b`` -> ``cond`` equations,
+``for i in range(...)`` -> ``loop`` equations.
 
 Guarantees: each branch is lowered into a closed sub-graph of its own (its inputs are the
 enclosing values it reads, in first-use order, shared by both branches); a name that either
@@ -8,6 +9,11 @@ read after the ``if``; an ``if`` that assigns nothing read later is left out. A 
 selects its branch while parsing, and the other is never lowered. An ``if`` whose branch
 returns is rewritten so that the code after it becomes the other branch (``_fold_returns``);
 a function may then end with an ``if`` whose branches both return.
+
+A loop body is lowered the same way, with the loop variable and the carried names (those the
+body assigns that are bound before the loop) as its first inputs and the enclosing values it
+reads as the rest; names first bound inside the loop cannot be read after it. A carried value
+is a scalar if it starts as one and the body keeps it one (the body is lowered again if not).
 """
 
 from __future__ import annotations
@@ -24,10 +30,11 @@ from gradgen.lowering import PythonObject
 
 @dataclass(frozen=True)
 class BoundInOneBranch:
-    """The env entry of a name that only one branch of an ``if`` assigned."""
+    """The env entry of a name that only one branch of an ``if`` (or only a loop) assigned."""
 
     name: str
     line: int
+    where: str = "in only one branch of the if"
 
 
 @dataclass
@@ -87,6 +94,79 @@ class ControlFlowLowering:
         outputs = self.cond(predicate, then, orelse, [(n, a, b) for n, a, b in merged], node)
         for (name, _, _), value in zip(merged, outputs):
             self.env[name] = value
+
+    def for_statement(self, node: ast.For) -> None:
+        """``for i in range(...)``: one loop equation carrying the names the body assigns."""
+        if node.orelse:
+            self.fail(UnsupportedSyntaxError, node.orelse[0], "'for ... else' is not supported", "move the else block after the loop")
+        if not isinstance(node.target, ast.Name):
+            self.fail(UnsupportedSyntaxError, node.target, "the loop variable must be a single name", "loop over range(): for i in range(n)")
+        bounds = self.range_bounds(node.iter)
+        assigned = [n for n in _assigned_in(node.body) if n != node.target.id]
+        carried = [n for n in assigned if isinstance(self.env.get(n), (Value, Constant)) and self.is_number(self.env[n])]
+        initial = tuple(self.env[n] for n in carried)
+        scalar = {n: is_scalar(a) for n, a in zip(carried, initial)}
+        while True:  # a carried value is a scalar if it starts as one and the body keeps it one
+            body, index, inputs = self.in_loop_body(node, carried, scalar)
+            outputs = tuple(self.branch_atom(body.env[n], n, node) for n in carried)
+            widened = [n for n, out in zip(carried, outputs) if scalar[n] and not is_scalar(out)]
+            if not widened:
+                break
+            scalar.update((n, False) for n in widened)
+        for name in [*assigned, node.target.id]:
+            self.env[name] = BoundInOneBranch(name, node.lineno, "only inside the for loop")
+        if not carried:
+            return  # the loop changes nothing read after it
+        bound = {v.id for v in (index, *inputs)}
+        invariants = tuple(v for v in _free_values(body.builder.equations, outputs) if v.id not in bound)
+        graph = Graph((index, *inputs, *invariants), tuple(body.builder.equations), outputs)
+        results = tuple(self.builder.new_value(n, scalar[n]) for n in carried)
+        self.builder.append(Equation("loop", (*bounds, *initial, *invariants), results, (("body", graph),), self.location(node), True))
+        self.env.update(zip(carried, results))
+
+    def range_bounds(self, node: ast.expr) -> tuple[Atom, Atom, Atom]:
+        callee = self.expression(node.func) if isinstance(node, ast.Call) else None
+        if not (isinstance(callee, PythonObject) and callee.obj is range) or node.keywords or not 1 <= len(node.args) <= 3:  # type: ignore[union-attr]
+            self.fail(
+                UnsupportedSyntaxError,
+                node,
+                "gradgen loops over range(...) only",
+                "write for i in range(n), range(start, stop) or range(start, stop, step), and index arrays with i",
+            )
+        bounds = [self.atom(self.expression(argument), argument) for argument in node.args]  # type: ignore[union-attr]
+        for bound, argument in zip(bounds, node.args):  # type: ignore[union-attr]
+            if isinstance(bound, Constant) and type(bound.value) is not int:
+                self.fail(UnsupportedSyntaxError, argument, "range() takes integers", "use int bounds (len(x), x.shape[0], an int parameter)")
+        if len(bounds) == 1:
+            return Constant(0), bounds[0], Constant(1)
+        if len(bounds) == 2:
+            return bounds[0], bounds[1], Constant(1)
+        return bounds[0], bounds[1], bounds[2]
+
+    def in_loop_body(self, node: ast.For, carried: list[str], scalar: dict[str, bool]) -> tuple[_Branch, Value, tuple[Value, ...]]:
+        """Lower the body once, with the loop variable and the carried names as its inputs."""
+        outer_builder = self.builder
+        first = outer_builder.next_id
+        inputs: list[Value] = []
+
+        def run() -> None:
+            index = self.builder.new_value(node.target.id, scalar=True)  # type: ignore[union-attr]
+            inputs.append(index)
+            for name in carried:
+                value = self.builder.new_value(name, scalar[name])
+                inputs.append(value)
+                self.env[name] = value
+            self.env[node.target.id] = index  # type: ignore[union-attr]
+            for statement in node.body:
+                self.statement(statement)
+
+        body = self.in_branch(run)
+        assert inputs and inputs[0].id >= first
+        return body, inputs[0], tuple(inputs[1:])
+
+    @staticmethod
+    def is_number(atom: Any) -> bool:
+        return isinstance(atom, Value) or isinstance(atom.value, (bool, int, float))
 
     def conditional_expression(self, node: ast.IfExp) -> Any:
         predicate = self.condition(node.test)
@@ -176,8 +256,8 @@ class ControlFlowLowering:
             self.fail(
                 UnknownNameError,
                 node,
-                f"'{node.id}' is assigned in only one branch of the if on line {value.line}",
-                "assign it before the if, or in every branch",
+                f"'{node.id}' is assigned {value.where} on line {value.line}",
+                "assign it before the if, or in every branch" if "branch" in value.where else "assign it before the loop (or return it from inside)",
             )
         return value
 
@@ -195,6 +275,16 @@ def _free_values(equations: list[Equation], outputs: tuple[Atom, ...]) -> list[V
         if isinstance(atom, Value) and atom.id not in defined:
             free.setdefault(atom.id, atom)
     return list(free.values())
+
+
+def _assigned_in(statements: list[ast.stmt]) -> list[str]:
+    """The names ``statements`` assign, in order of first assignment."""
+    names: dict[str, None] = {}
+    for statement in statements:
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                names.setdefault(node.id)
+    return list(names)
 
 
 def always_returns(statements: list[ast.stmt]) -> bool:

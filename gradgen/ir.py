@@ -12,7 +12,10 @@ jaxpr, one equation per line.
 Control flow is structured: an ``if`` is one equation ``outs = cond(predicate, *operands)``
 whose params ``then`` and ``else`` hold two closed sub-graphs (see ``branches``). Each takes the
 operands, in order, and returns the cond's outputs. A sub-graph is its own scope: its ids are
-unique within it, and may repeat ids of the enclosing graph.
+unique within it, and may repeat ids of the enclosing graph. A ``for`` loop over a range is one
+equation ``outs = loop(start, stop, step, *initial, *invariant)`` whose param ``body`` maps
+``(i, *carried, *invariant, *popped)`` to the carried values of the next iteration (see
+``loop_layout``): the outputs are the carried values after the last iteration.
 """
 
 from __future__ import annotations
@@ -140,6 +143,48 @@ def with_branches(equation: Equation, then: Graph, orelse: Graph) -> Equation:
     return replace(equation, params=params)
 
 
+def subgraphs(equation: Equation) -> tuple[Graph, ...]:
+    """The sub-graphs an equation holds (a cond's branches, a loop's body), in param order."""
+    return tuple(value for _, value in equation.params if isinstance(value, Graph))
+
+
+def with_subgraphs(equation: Equation, graphs: tuple[Graph, ...]) -> Equation:
+    """``equation`` with its sub-graphs replaced, in the order ``subgraphs`` lists them."""
+    replacements = iter(graphs)
+    return replace(equation, params=tuple((k, next(replacements) if isinstance(v, Graph) else v) for k, v in equation.params))
+
+
+@dataclass(frozen=True)
+class LoopLayout:
+    """How a loop equation's inputs and its body's inputs divide up.
+
+    The equation's inputs are ``(start, stop, step, *initial, *invariant)``, plus the stack of
+    recorded values when ``pops`` (a backward loop); its outputs are the carried values, plus
+    the stack when ``record`` lists body inputs to push on it each iteration (a forward loop
+    whose backward needs them). The body takes ``(i, *carried, *invariant, *popped)`` and
+    returns the carried values; a ``reverse`` loop runs over ``reversed(range(...))``.
+    """
+
+    carried: int
+    invariant: int
+    pops: int
+    record: tuple[int, ...]
+    reverse: bool
+
+    def initial(self, equation: Equation) -> tuple[Atom, ...]:
+        return equation.inputs[3 : 3 + self.carried]
+
+    def invariants(self, equation: Equation) -> tuple[Atom, ...]:
+        return equation.inputs[3 + self.carried : 3 + self.carried + self.invariant]
+
+
+def loop_layout(equation: Equation) -> LoopLayout:
+    body: Graph = equation.param("body")  # type: ignore[assignment]
+    carried = len(body.outputs)
+    pops = int(equation.param("pops", 0))  # type: ignore[arg-type]
+    return LoopLayout(carried, len(body.inputs) - 1 - carried - pops, pops, equation.param("record", ()), bool(equation.param("reverse", False)))  # type: ignore[arg-type]
+
+
 def verify(graph: Graph) -> Graph:
     """Check SSA form, arities and outputs; return the graph unchanged so it can be chained.
 
@@ -163,6 +208,8 @@ def verify(graph: Graph) -> Graph:
                 raise GraphError(f"{atom} used before it is defined in {equation}")
         if equation.op == "cond":
             _verify_cond(equation)
+        if equation.op == "loop":
+            _verify_loop(equation)
         for value in equation.outputs:
             if value.id in defined:
                 raise GraphError(f"{value} defined twice (SSA violated) in {equation}")
@@ -184,6 +231,19 @@ def _verify_cond(equation: Equation) -> None:
             raise GraphError(f"a branch takes {len(branch.inputs)} operands, the cond passes {len(equation.inputs) - 1}: {equation}")
         if len(branch.outputs) != len(equation.outputs):
             raise GraphError(f"a branch returns {len(branch.outputs)} values, the cond defines {len(equation.outputs)}: {equation}")
+
+
+def _verify_loop(equation: Equation) -> None:
+    body = equation.param("body")
+    if not isinstance(body, Graph):
+        raise GraphError(f"loop without a body: {equation}")
+    verify(body)
+    layout = loop_layout(equation)
+    expected_inputs = 3 + layout.carried + layout.invariant + (1 if layout.pops else 0)
+    if layout.invariant < 0 or len(equation.inputs) != expected_inputs:
+        raise GraphError(f"a loop's inputs do not match its body's: {equation}")
+    if len(equation.outputs) != layout.carried + (1 if layout.record else 0):
+        raise GraphError(f"a loop's outputs do not match its body's: {equation}")
 
 
 def is_constant_number(atom: Atom, number: float) -> bool:

@@ -8,7 +8,8 @@ output is one, which ``grad`` checks at run time where it cannot be proven). Sca
 broadcasting reductions in the backward pass and are spelled with ``math.*``.
 
 A cond is conservative: each branch is inferred with the kinds of its operands, and an output
-is a scalar only when both branches prove it; nothing flows backward through a cond.
+is a scalar only when both branches prove it; nothing flows backward through a cond. A value a
+loop carries is a scalar when it starts as one and the body, given that, keeps it one.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 
 from gradgen.builder import is_scalar, result_is_scalar
-from gradgen.ir import Atom, Equation, Graph, Value, branches, with_branches
+from gradgen.ir import Atom, Equation, Graph, Value, branches, loop_layout, with_branches, with_subgraphs
 from gradgen.ops import OPS
 
 
@@ -51,6 +52,10 @@ def _forward(equation: Equation, scalar: set[int]) -> None:
             if is_scalar(first) and is_scalar(second):
                 scalar.add(value.id)
         return
+    if equation.op == "loop":
+        _, carried = _inferred_body(equation, scalar)
+        scalar.update(v.id for v, flag in zip(equation.outputs, carried) if flag)
+        return
     inputs = tuple(_restamp_atom(a, scalar) for a in equation.inputs)
     if result_is_scalar(equation.op, inputs, equation.params):
         scalar.update(v.id for v in equation.outputs)
@@ -78,6 +83,22 @@ def _inferred_branches(equation: Equation, scalar: set[int]) -> tuple[Graph, Gra
     return inferred[0], inferred[1]
 
 
+def _inferred_body(equation: Equation, scalar: set[int]) -> tuple[Graph, list[bool]]:
+    """A loop's body inferred with its inputs' kinds, and which carried values are scalars."""
+    body: Graph = equation.param("body")  # type: ignore[assignment]
+    layout = loop_layout(equation)
+    outer = [is_scalar(_restamp_atom(a, scalar)) for a in equation.inputs[3 : 3 + layout.carried + layout.invariant]]
+    carried, invariant = outer[: layout.carried], outer[layout.carried :]
+    while True:
+        flags = [True, *carried, *invariant] + [False] * layout.pops
+        inputs = tuple(dataclasses.replace(v, scalar=True) if flag and not v.scalar else v for v, flag in zip(body.inputs, flags))
+        inferred = infer_scalars(Graph(inputs, body.equations, body.outputs), False)
+        kept = [flag and is_scalar(out) for flag, out in zip(carried, inferred.outputs)]
+        if kept == carried:
+            return inferred, [flag or v.scalar for flag, v in zip(carried, body.inputs[1:])]
+        carried = kept
+
+
 def _restamp(graph: Graph, scalar: set[int]) -> Graph:
     def fix(atom: Atom) -> Atom:
         return _restamp_atom(atom, scalar)
@@ -85,6 +106,8 @@ def _restamp(graph: Graph, scalar: set[int]) -> Graph:
     def fix_equation(eq: Equation) -> Equation:
         if eq.op == "cond":
             eq = with_branches(eq, *_inferred_branches(eq, scalar))
+        elif eq.op == "loop":
+            eq = with_subgraphs(eq, (_inferred_body(eq, scalar)[0],))
         return dataclasses.replace(
             eq,
             inputs=tuple(fix(a) for a in eq.inputs),
@@ -110,7 +133,7 @@ def assumption_guard(proven: Graph, assumed: Graph) -> tuple[int, ...] | None:
     """
     proven_ids = _scalar_ids(proven)
     for equation in assumed.equations:
-        if equation.op == "cond":
+        if equation.op in ("cond", "loop"):
             if any(v.scalar and v.id not in proven_ids for v in equation.outputs):
                 return None
             continue

@@ -271,6 +271,8 @@ _OP_LIST: list[OpSpec] = [
     OpSpec("output_seed", 1, "scalar", None, _runtime("output_seed"), effect=True),
     # Control flow: ``outs = cond(predicate, *operands)`` with params ``then``/``else`` (sub-graphs).
     OpSpec("cond", None, "control", None, Block()),
+    # ``outs = loop(start, stop, step, *initial, *invariant)`` with param ``body`` (ir.LoopLayout).
+    OpSpec("loop", None, "control", None, Block()),
 ]
 
 OPS: dict[str, OpSpec] = {spec.name: spec for spec in _OP_LIST}

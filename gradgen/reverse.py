@@ -14,6 +14,11 @@ The reverse of ``outs = cond(p, *operands)`` is a cond on the same predicate (th
 which the backward has recomputed): its operands are the forward operands and the adjoints of
 ``outs``, and each branch recomputes its forward branch, then walks it in reverse, returning
 the adjoints of the operands. The predicate is not differentiated.
+
+The reverse of a loop is a loop over the same range in reverse. The forward loop records, at the
+start of each iteration, the carried values the backward body reads, on a list used as a stack;
+the backward body pops them, recomputes the forward body, and walks it backwards from the
+adjoints of the carried values, carrying those adjoints and the sums of the invariants'.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from gradgen import ops, rules
 from gradgen.builder import GraphBuilder, is_scalar
 import dataclasses
 
-from gradgen.ir import Atom, Constant, Equation, Graph, Value, branches
+from gradgen.ir import Atom, Constant, Equation, Graph, Value, branches, loop_layout, uses
 
 
 def differentiate(graph: Graph, wrt: tuple[int, ...], *, check_output: bool, seed: Value | None = None) -> Graph:
@@ -59,6 +64,9 @@ def _reverse(equations: tuple[Equation, ...], adjoints: dict[int, Atom], needed:
     for equation in reversed(equations):
         if equation.op == "cond":
             _reverse_cond(equation, adjoints, needed, builder)
+            continue
+        if equation.op == "loop":
+            _reverse_loop(equation, adjoints, needed, builder)
             continue
         adjoint = adjoints.get(equation.output.id)
         if adjoint is None or equation.output.id not in needed:
@@ -153,6 +161,71 @@ def _needs_unbroadcast(equation: Equation, position: int) -> bool:
     return not all(is_scalar(atom) for atom in others)
 
 
+def _reverse_loop(equation: Equation, adjoints: dict[int, Atom], needed: set[int], builder: GraphBuilder) -> None:
+    """``grads = loop reversed(range) (*adjoints of outs, *zeros, *invariants, stack)``."""
+    layout = loop_layout(equation)
+    outputs = equation.outputs[: layout.carried]
+    initial, invariants = layout.initial(equation), layout.invariants(equation)
+    if not any(v.id in adjoints and v.id in needed for v in outputs):
+        return
+    wanted = [m for m, a in enumerate(invariants) if isinstance(a, Value) and a.id in needed]
+    if not wanted and not any(isinstance(a, Value) and a.id in needed for a in initial):
+        return
+    body, recorded = _body_backward(equation.param("body"), layout.carried, wanted)  # type: ignore[arg-type]
+    stack: tuple[Value, ...] = ()
+    if recorded:
+        stack = (builder.new_value("stack"),)
+        forward = builder.defining(equation.outputs[0])  # as appended: the recomputed copy, in a body
+        builder.replace(forward, dataclasses.replace(forward, outputs=forward.outputs + stack, params=forward.params + (("record", recorded),)))
+    seeds = tuple(adjoints[v.id] if v.id in adjoints and v.id in needed else _zero(v, builder) for v in outputs)
+    sums = tuple(_zero(invariants[m], builder) for m in wanted)
+    targets = (*initial, *(invariants[m] for m in wanted))
+    results = tuple(builder.new_value("", v.scalar) for v in body.outputs)
+    params = (("body", body), ("reverse", True), ("pops", len(recorded)))
+    builder.append(Equation("loop", (*equation.inputs[:3], *seeds, *sums, *invariants, *stack), results, params, equation.location))
+    for target, gradient in zip(targets, results):
+        if isinstance(target, Value) and target.id in needed:
+            _accumulate(adjoints, target, gradient, builder, equation, True)
+
+
+def _body_backward(body: Graph, carried: int, wanted: list[int]) -> tuple[Graph, tuple[int, ...]]:
+    """The backward body ``(i, *grad_carried, *sums, *invariants, *popped) -> (*grad_carried, *sums)``
+    and the positions of the forward body's inputs it pops (those it reads)."""
+    from gradgen.passes.dce import eliminate_dead_code
+
+    index, carried_inputs, invariant_inputs = body.inputs[0], body.inputs[1 : 1 + carried], body.inputs[1 + carried :]
+    builder = GraphBuilder(first_id=next_id(body))
+    # A carried value keeps one kind over the iterations, and so does its adjoint.
+    gradients_in = tuple(builder.new_value("", v.scalar) for v in carried_inputs)
+    sums_in = tuple(builder.new_value("", invariant_inputs[m].scalar) for m in wanted)
+    for equation in body.equations:
+        builder.append(dataclasses.replace(equation, forward=False))  # the forward loop already raised
+    adjoints: dict[int, Atom] = {}
+    for output, gradient in zip(body.outputs, gradients_in):
+        if isinstance(output, Value):
+            previous = adjoints.get(output.id)
+            adjoints[output.id] = gradient if previous is None else builder.add("add", (previous, gradient))
+    wrt_values = (*carried_inputs, *(invariant_inputs[m] for m in wanted))
+    _reverse(body.equations, adjoints, _on_path(body, wrt_values, body.outputs), builder)
+    gradients = tuple(_final_gradient(adjoints, v, builder) for v in carried_inputs)
+    sums = tuple(
+        builder.add("add", (total, adjoints[invariant_inputs[m].id])) if invariant_inputs[m].id in adjoints else total
+        for total, m in zip(sums_in, wanted)
+    )
+    inputs = (index, *gradients_in, *sums_in, *invariant_inputs, *carried_inputs)
+    graph = eliminate_dead_code(Graph(inputs, tuple(builder.equations), gradients + sums))
+    read = uses(graph)
+    recorded = tuple(k for k, v in enumerate(carried_inputs) if v.id in read)
+    graph = Graph(inputs[: len(inputs) - carried] + tuple(carried_inputs[k] for k in recorded), graph.equations, graph.outputs)
+    return graph, tuple(1 + k for k in recorded)
+
+
+def _zero(value: Atom, builder: GraphBuilder) -> Atom:
+    if is_scalar(value):
+        return Constant(0.0)
+    return builder.add("zeros_like", (value,))
+
+
 def _on_path(graph: Graph, wrt: tuple[Value, ...], outputs: tuple[Atom, ...]) -> set[int]:
     """Ids of values that depend on a wrt input and that one of ``outputs`` depends on."""
     depends_on_wrt = {v.id for v in wrt}
@@ -173,6 +246,10 @@ def _on_path(graph: Graph, wrt: tuple[Value, ...], outputs: tuple[Atom, ...]) ->
 
 def _links(equation: Equation) -> list[tuple[Atom, ...]]:
     """For each output of ``equation``, the inputs it depends on (a cond's, through its branches)."""
+    if equation.op == "loop":
+        layout = loop_layout(equation)
+        read = equation.inputs[3 : 3 + layout.carried + layout.invariant]
+        return [read] * layout.carried + [()] * (len(equation.outputs) - layout.carried)
     if equation.op != "cond":
         return [equation.inputs] * len(equation.outputs)
     return [tuple(equation.inputs[p] for p in sorted(positions)) for positions in cond_dependencies(equation)]

@@ -45,9 +45,40 @@ def branches_return_different_counts(x):
     return x  # <- error branches_return_different_counts
 
 
-def uses_for(x):
+def loop_over_array(x):
     s = 0.0
-    for i in range(3):  # <- error uses_for
+    for row in x:  # <- error loop_over_array at x
+        s = s + row
+    return s
+
+
+def loop_with_break(x):
+    s = 0.0
+    for i in range(3):
+        s = s + x
+        if s > 1.0:
+            break  # <- error loop_with_break
+    return s
+
+
+def loop_with_else(x):
+    s = 0.0
+    for i in range(3):
+        s = s + x
+    else:
+        s = s * 2.0  # <- error loop_with_else
+    return s
+
+
+def bound_only_in_loop(x):
+    for i in range(3):
+        y = x * i
+    return y  # <- error bound_only_in_loop at y
+
+
+def loop_over_float_range(x):
+    s = 0.0
+    for i in range(3.0):  # <- error loop_over_float_range at 3.0
         s = s + x
     return s
 
@@ -371,8 +402,8 @@ def kwargs_helper(x):
 
 
 def _helper_with_loop(t):
-    for i in range(2):  # <- error error_inside_helper
-        t = t * 2.0
+    while t > 2.0:  # <- error error_inside_helper
+        t = t / 2.0
     return t
 
 
@@ -422,8 +453,8 @@ def wrong_arity_primitive(x):
 
 def _make_nested():
     def nested_loop(x):
-        for i in range(2):  # <- error nested_loop
-            x = x * 2.0
+        while x > 2.0:  # <- error nested_loop
+            x = x / 2.0
         return x
 
     def nested_deep(x):

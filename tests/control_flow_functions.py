@@ -129,3 +129,103 @@ def array_branch(w, x):
 
 def array_vector_output(w):
     return np.sin(w) * 2.0 if np.sum(w) > 0 else w * w
+
+
+# -- for loops over range -------------------------------------------------------------------
+
+
+def dot_loop(w, x):
+    s = 0.0
+    for i in range(len(w)):
+        s += w[i] * x[i]
+    return s
+
+
+def newton_sqrt(a):
+    x = a
+    for step in range(6):
+        x = x - (x * x - a) / (2.0 * x)
+    return x
+
+
+def newton_sqrt_many_steps(a):
+    x = a
+    for step in range(600):
+        x = x - (x * x - a) / (2.0 * x)
+    return x
+
+
+def _babylonian_step(x, a):
+    return 0.5 * (x + a / x)
+
+
+def helper_in_loop(a, n):
+    x = a
+    for k in range(n):
+        x = _babylonian_step(x, a)
+    return x * a
+
+
+def power_loop(x, n):
+    p = 1.0
+    for i in range(n):
+        p = p * x
+    return p
+
+
+def sines_with_index(x):
+    total = 0.0
+    for i in range(1, 7, 2):
+        t = x * i
+        total += math.sin(t) * t
+    return total
+
+
+def countdown(x, n):
+    s = x
+    for i in range(n, 0, -1):
+        s = s * x + i
+    return s
+
+
+def fibonacci_like(x, y, n):
+    a, b = x, y
+    for i in range(n):
+        a, b = b, a + b * x
+    return a * b
+
+
+def branch_in_loop(x):
+    s = 0.0
+    for i in range(len(x)):
+        if x[i] > 0:
+            s += x[i] * x[i]
+        else:
+            s -= 0.5 * x[i]
+    return s
+
+
+def loop_in_branch(x, y):
+    if x > 0:
+        for i in range(3):
+            y = y * x + 1.0
+    else:
+        y = y - x
+    return y
+
+
+def nested_loops(A, x, y):
+    s = 0.0
+    for i in range(len(y)):
+        row = 0.0
+        for j in range(len(x)):
+            row += A[i, j] * x[j]
+        s += math.tanh(row) * y[i]
+    return s
+
+
+def vector_accumulation(W, x):
+    h = x
+    for layer in range(3):
+        h = np.tanh(W @ h)
+    return np.sum(h * h)

@@ -29,11 +29,11 @@ BAD_EXAMPLE = """import math
 
 
 def f(x):
-    \"\"\"Sum of sines.\"\"\"
+    \"\"\"Square roots until small.\"\"\"
     total = 0.0
-    for i in range(3):
-        total += math.sin(x * i)
-    return total
+    while x > 1.0:
+        x = math.sqrt(x)
+    return total + x
 """
 
 

@@ -31,7 +31,7 @@ def eliminate_common_subexpressions(graph: Graph) -> Graph:
         substituted = map_branches(substitute_inputs(equation, replacements), eliminate_common_subexpressions)
         changed = changed or substituted is not equation
         equation = substituted
-        if OPS[equation.op].effect or len(equation.outputs) != 1 or equation.op == "cond":
+        if OPS[equation.op].effect or len(equation.outputs) != 1 or OPS[equation.op].family == "control":
             equations.append(equation)
             continue
         key = _key(equation.op, equation.inputs, equation.params)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from gradgen.ir import Constant, Equation, Graph, Value, branches, uses, with_branches
+from gradgen.ir import Constant, Equation, Graph, Value, branches, subgraphs, uses, with_branches
 from gradgen.ops import OPS
+from gradgen.passes.substitution import map_branches
 
 # math.* functions that raise outside their domain (or on overflow) instead of returning nan/inf.
 _MATH_RAISES = frozenset({"log", "log1p", "sqrt", "exp", "expm1", "arcsin", "arccos", "sinh", "cosh", "log2", "log10"})
@@ -15,8 +16,8 @@ def may_raise(equation: Equation) -> bool:
     """Whether the user's forward computation can raise where numpy would only warn, so that the
     gradient, which recomputes it even when unused, raises where the forward raises."""
     op, params = equation.op, dict(equation.params)
-    if op == "cond":
-        return any(eq.forward and may_raise(eq) for branch in branches(equation) for eq in branch.equations)
+    if OPS[op].family == "control":
+        return any(eq.forward and may_raise(eq) for graph in subgraphs(equation) for eq in graph.equations)
     if op in _MATH_RAISES and params.get("lib") == "math":
         return True
     if params.get("lib") in ("method", "attribute"):
@@ -44,6 +45,10 @@ def eliminate_dead_code(graph: Graph) -> Graph:
         if keep or any(v.id in live for v in equation.outputs):
             if equation.op == "cond":
                 pruned = _prune_cond(equation, live)
+                changed = changed or pruned is not equation
+                equation = pruned
+            elif equation.op == "loop":  # every carried value feeds the next iteration: prune inside only
+                pruned = map_branches(equation, eliminate_dead_code)
                 changed = changed or pruned is not equation
                 equation = pruned
             kept.append(equation)

@@ -243,6 +243,10 @@ def simplify(graph: Graph) -> Graph:
             simplified = map_branches(_constant_operands_inside(equation), simplify)
             changed = changed or simplified != equation
             equation = simplified
+        elif equation.op == "loop":
+            simplified = map_branches(equation, simplify)
+            changed = changed or simplified is not equation
+            equation = simplified
         result = simplifier.rewrite(equation)
         if result is None:
             equations.append(equation)

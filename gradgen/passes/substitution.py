@@ -6,7 +6,7 @@ import dataclasses
 
 from typing import Callable
 
-from gradgen.ir import Atom, Equation, Graph, Value, branches, with_branches
+from gradgen.ir import Atom, Equation, Graph, Value, subgraphs, with_subgraphs
 
 
 def substitute(atom: Atom, replacements: dict[int, Atom]) -> Atom:
@@ -62,11 +62,11 @@ def rename(graph: Graph, names: dict[int, Value]) -> Graph:
 
 
 def map_branches(equation: Equation, run_pass: Callable[[Graph], Graph]) -> Equation:
-    """A cond with ``run_pass`` applied to both of its sub-graphs (any other equation as is)."""
-    if equation.op != "cond":
+    """``equation`` with ``run_pass`` applied to its sub-graphs (a cond's branches, a loop's body)."""
+    graphs = subgraphs(equation)
+    if not graphs:
         return equation
-    then, orelse = branches(equation)
-    new_then, new_else = run_pass(then), run_pass(orelse)
-    if new_then is then and new_else is orelse:
+    new = tuple(run_pass(graph) for graph in graphs)
+    if all(a is b for a, b in zip(new, graphs)):
         return equation
-    return with_branches(equation, new_then, new_else)
+    return with_subgraphs(equation, new)
