@@ -291,3 +291,10 @@ def test_only_what_the_backward_reads_is_recorded():
 
 def test_a_zero_trip_loop_passes_the_gradient_through():
     assert gradgen.grad(cf.countdown)(0.9, 0) == 1.0
+
+
+def test_an_accumulated_adjoint_is_not_carried_through_the_backward_loop():
+    # grad_total does not change from one iteration to the next: it is an invariant
+    source = gradgen.grad(cf.sines_with_index).source
+    backward = source.split("reversed(range(1, 7, 2)):")[1]
+    assert "grad_total" not in backward and "t0" not in backward

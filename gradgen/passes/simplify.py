@@ -19,7 +19,7 @@ import math
 from typing import Callable, Union
 
 from gradgen.builder import is_scalar
-from gradgen.ir import Atom, Constant, Equation, Graph, Value, branches, is_constant_number, uses, with_branches
+from gradgen.ir import Atom, Constant, Equation, Graph, Value, branches, is_constant_number, loop_layout, uses, with_branches
 from gradgen.ops import OPS
 from gradgen.passes.substitution import map_branches, rebuild, substitute, substitute_inputs
 from gradgen.shapes import is_float_dtype
@@ -244,7 +244,12 @@ def simplify(graph: Graph) -> Graph:
             changed = changed or simplified != equation
             equation = simplified
         elif equation.op == "loop":
-            simplified = map_branches(equation, simplify)
+            unchanged = _unchanged_carried(equation)
+            if unchanged is not None:
+                equation, passed = unchanged
+                replacements.update(passed)
+                changed = True
+            simplified = map_branches(_constant_invariants_inside(equation), simplify)
             changed = changed or simplified is not equation
             equation = simplified
         result = simplifier.rewrite(equation)
@@ -262,6 +267,58 @@ def simplify(graph: Graph) -> Graph:
     if not changed:
         return graph
     return rebuild(graph, equations, replacements)
+
+
+def _unchanged_carried(eq: Equation) -> tuple[Equation, dict[int, Atom]] | None:
+    """A loop whose body returns a carried value unchanged carries it no more: it becomes an
+    invariant, and the loop's output for it is its initial value (the adjoint of an accumulator)."""
+    layout = loop_layout(eq)
+    body: Graph = eq.param("body")  # type: ignore[assignment]
+    carried = layout.carried
+    fixed = [k for k in range(carried) if isinstance(body.outputs[k], Value) and body.outputs[k].id == body.inputs[1 + k].id]  # type: ignore[union-attr]
+    if not fixed or len(fixed) == carried:
+        return None
+    kept = [k for k in range(carried) if k not in fixed]
+    invariants = range(1 + carried, 1 + carried + layout.invariant)
+    order = [0, *(1 + k for k in kept), *invariants, *(1 + k for k in fixed), *range(1 + carried + layout.invariant, len(body.inputs))]
+    new_position = {old: new for new, old in enumerate(order)}
+    new_body = Graph(tuple(body.inputs[p] for p in order), body.equations, tuple(body.outputs[k] for k in kept))
+    initial = layout.initial(eq)
+    inputs = (*eq.inputs[:3], *(initial[k] for k in kept), *layout.invariants(eq), *(initial[k] for k in fixed), *eq.inputs[3 + carried + layout.invariant :])
+    outputs = (*(eq.outputs[k] for k in kept), *eq.outputs[carried:])
+    params = tuple(
+        (key, new_body if key == "body" else tuple(new_position[p] for p in layout.record) if key == "record" else value)
+        for key, value in eq.params
+    )
+    passed = {eq.outputs[k].id: initial[k] for k in fixed}
+    return dataclasses.replace(eq, inputs=inputs, outputs=outputs, params=params), passed
+
+
+def _constant_invariants_inside(eq: Equation) -> Equation:
+    """A loop with its constant invariants written into its body."""
+    layout = loop_layout(eq)
+    start = 3 + layout.carried
+    constant = [m for m, a in enumerate(layout.invariants(eq)) if isinstance(a, Constant)]
+    if not constant:
+        return eq
+    body: Graph = eq.param("body")  # type: ignore[assignment]
+    dropped = {1 + layout.carried + m for m in constant}
+    mapping: dict[int, Atom] = {body.inputs[1 + layout.carried + m].id: eq.inputs[start + m] for m in constant}
+    order = [p for p in range(len(body.inputs)) if p not in dropped]
+    new_position = {old: new for new, old in enumerate(order)}
+    if any(p in dropped for p in layout.record):
+        return eq
+    new_body = Graph(
+        tuple(body.inputs[p] for p in order),
+        tuple(substitute_inputs(inner, mapping) for inner in body.equations),
+        tuple(substitute(a, mapping) for a in body.outputs),
+    )
+    inputs = tuple(a for position, a in enumerate(eq.inputs) if position - start not in constant or position < start)
+    params = tuple(
+        (key, new_body if key == "body" else tuple(new_position[p] for p in layout.record) if key == "record" else value)
+        for key, value in eq.params
+    )
+    return dataclasses.replace(eq, inputs=inputs, params=params)
 
 
 def _constant_operands_inside(eq: Equation) -> Equation:
