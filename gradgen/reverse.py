@@ -180,7 +180,7 @@ def _reverse_loop(equation: Equation, adjoints: dict[int, Atom], needed: set[int
     seeds = tuple(adjoints[v.id] if v.id in adjoints and v.id in needed else _zero(v, builder) for v in outputs)
     sums = tuple(_zero(invariants[m], builder) for m in wanted)
     targets = (*initial, *(invariants[m] for m in wanted))
-    results = tuple(builder.new_value("", v.scalar) for v in body.outputs)
+    results = tuple(builder.new_value("", is_scalar(v)) for v in body.outputs)
     params = (("body", body), ("reverse", True), ("pops", len(recorded)))
     builder.append(Equation("loop", (*equation.inputs[:3], *seeds, *sums, *invariants, *stack), results, params, equation.location))
     for target, gradient in zip(targets, results):

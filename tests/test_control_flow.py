@@ -6,6 +6,7 @@ programs, against sympy's derivative of the branch the point takes (written out 
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -298,3 +299,74 @@ def test_an_accumulated_adjoint_is_not_carried_through_the_backward_loop():
     source = gradgen.grad(cf.sines_with_index).source
     backward = source.split("reversed(range(1, 7, 2)):")[1]
     assert "grad_total" not in backward and "t0" not in backward
+
+
+# -- random programs ------------------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_SMOOTH = ["math.sin({})", "math.tanh({})", "math.cos({})", "0.5 * {}", "({} + 0.25)"]
+
+
+@st.composite
+def _expressions(draw, names):
+    left, right = draw(st.sampled_from(names)), draw(st.sampled_from(names))
+    shape = draw(st.sampled_from(["{} * {}", "{} + {}", "{} - {}", "{} * 0.5 + {}"]))
+    return draw(st.sampled_from(_SMOOTH)).format(shape.format(left, right))
+
+
+@st.composite
+def _block(draw, names, depth, indent):
+    lines = []
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(["assign", "assign", "augment", "if", "for"] if depth < 2 else ["assign", "augment"]))
+        target = draw(st.sampled_from(names))
+        pad = "    " * indent
+        if kind == "assign":
+            lines.append(f"{pad}{target} = {draw(_expressions(names))}")
+        elif kind == "augment":
+            lines.append(f"{pad}{target} += {draw(_expressions(names))}")
+        elif kind == "if":
+            lines.append(f"{pad}if {draw(st.sampled_from(names))} > {draw(st.sampled_from(['0.0', '0.3', '-0.2']))}:")
+            lines += draw(_block(names, depth + 1, indent + 1))
+            if draw(st.booleans()):
+                lines.append(f"{pad}else:")
+                lines += draw(_block(names, depth + 1, indent + 1))
+        else:
+            lines.append(f"{pad}for i in range({draw(st.sampled_from(['0', '2', '3', 'n', '1, n']))}):")
+            lines += draw(_block(names, depth + 1, indent + 1))
+    return lines
+
+
+@st.composite
+def _programs(draw):
+    names = ["x", "y", "a"]
+    body = ["    a = x * y"] + draw(_block(names, 0, 1))
+    body.append(f"    return {draw(st.sampled_from(names))} * {draw(st.sampled_from(names))} + x")
+    return "import math\n\n\ndef program(x, y, n):\n" + "\n".join(body) + "\n"
+
+
+@settings(max_examples=int(os.environ.get("GRADGEN_FUZZ_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(source=_programs(), point=st.tuples(st.floats(-1.5, 1.5), st.floats(-1.5, 1.5)), n=st.integers(0, 3))
+def test_random_programs_with_branches_and_loops_match_finite_differences(tmp_path_factory, source, point, n):
+    import importlib.util
+
+    path = tmp_path_factory.mktemp("programs") / "program.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(f"program_{abs(hash(source))}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    f = module.program
+    x, y = point
+    h = 1e-6
+    fine = finite_differences(lambda a, b: f(a, b, n), (x, y), h=h)
+    at = f(x, y, n)
+    one_sided = [((f(x + h, y, n) - at) / h, (at - f(x - h, y, n)) / h), ((f(x, y + h, n) - at) / h, (at - f(x, y - h, n)) / h)]
+    if any(abs(right - left) > 1e-3 * (1 + abs(right)) for right, left in one_sided):
+        return  # the point is on or next to a branch boundary: no derivative to compare with
+    for optimize in (True, False):
+        gradient = gradgen.grad(f, wrt=(0, 1), optimize=optimize)(x, y, n)
+        assert np.allclose(gradient, fine, rtol=1e-4, atol=1e-5), (source, gradient, fine)
+        value, _ = gradgen.value_and_grad(f, wrt=(0, 1), optimize=optimize)(x, y, n)
+        assert value == pytest.approx(f(x, y, n))
