@@ -17,7 +17,16 @@ from __future__ import annotations
 import dataclasses
 
 from gradgen.builder import is_scalar, result_is_scalar
-from gradgen.ir import Atom, Equation, Graph, Value, branches, loop_layout, with_branches, with_subgraphs
+from gradgen.ir import (
+    Atom,
+    Equation,
+    Graph,
+    Value,
+    branches,
+    loop_layout,
+    with_branches,
+    with_subgraphs,
+)
 from gradgen.ops import OPS
 
 

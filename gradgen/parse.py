@@ -41,7 +41,7 @@ from gradgen.errors import (
     UnknownNameError,
     UnsupportedSyntaxError,
 )
-from gradgen.ir import Atom, Constant, Graph, Value
+from gradgen.ir import Constant, Graph, Value
 from gradgen.lowering import ExpressionLowering, PythonObject
 from gradgen.source import FunctionSource, read_function
 

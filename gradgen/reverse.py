@@ -23,10 +23,10 @@ adjoints of the carried values, carrying those adjoints and the sums of the inva
 
 from __future__ import annotations
 
-from gradgen import ops, rules
-from gradgen.builder import GraphBuilder, is_scalar
 import dataclasses
 
+from gradgen import ops, rules
+from gradgen.builder import GraphBuilder, is_scalar
 from gradgen.ir import Atom, Constant, Equation, Graph, Value, branches, loop_layout, uses
 
 

@@ -11,6 +11,8 @@ import os
 import numpy as np
 import pytest
 import sympy
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import gradgen
 from gradgen import api
@@ -302,9 +304,6 @@ def test_an_accumulated_adjoint_is_not_carried_through_the_backward_loop():
 
 
 # -- random programs ------------------------------------------------------------------------
-
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 _SMOOTH = ["math.sin({})", "math.tanh({})", "math.cos({})", "0.5 * {}", "({} + 0.25)"]
 

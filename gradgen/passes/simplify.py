@@ -19,7 +19,18 @@ import math
 from typing import Callable, Union
 
 from gradgen.builder import is_scalar
-from gradgen.ir import Atom, Constant, Equation, Graph, Value, branches, is_constant_number, loop_layout, uses, with_branches
+from gradgen.ir import (
+    Atom,
+    Constant,
+    Equation,
+    Graph,
+    Value,
+    branches,
+    is_constant_number,
+    loop_layout,
+    uses,
+    with_branches,
+)
 from gradgen.ops import OPS
 from gradgen.passes.substitution import map_branches, rebuild, substitute, substitute_inputs
 from gradgen.shapes import is_float_dtype

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-
 from typing import Callable
 
 from gradgen.ir import Atom, Equation, Graph, Value, subgraphs, with_subgraphs
