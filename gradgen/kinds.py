@@ -32,11 +32,14 @@ from gradgen.ops import OPS
 
 def infer_scalars(graph: Graph, output_is_scalar: bool) -> Graph:
     """Return ``graph`` with ``Value.scalar`` set wherever it can be proven."""
+    return _restamp(graph, _scalar_ids_of(graph, (0,) if output_is_scalar else (), guessing=False))
+
+
+def _scalar_ids_of(graph: Graph, scalar_outputs: tuple[int, ...], *, guessing: bool) -> set[int]:
     scalar = {v.id for v in graph.inputs if v.scalar}
     for equation in graph.equations:
         scalar.update(v.id for v in equation.outputs if v.scalar)
-    if output_is_scalar:
-        scalar.update(a.id for a in graph.outputs[:1] if isinstance(a, Value))
+    scalar.update(a.id for i, a in enumerate(graph.outputs) if i in scalar_outputs and isinstance(a, Value))
     changed = True
     while changed:
         before = len(scalar)
@@ -44,8 +47,50 @@ def infer_scalars(graph: Graph, output_is_scalar: bool) -> Graph:
             _forward(equation, scalar)
         for equation in reversed(graph.equations):
             _backward(equation, scalar)
+            if guessing:
+                _guess_backward(equation, scalar)
         changed = len(scalar) != before
-    return _restamp(graph, scalar)
+    return scalar
+
+
+def control_flow_guard(graph: Graph) -> tuple[Graph, tuple[int, ...]] | None:
+    """For a graph with branches or loops: inputs whose being Python floats makes the output one.
+
+    Candidates are guessed by following the scalar output backwards into every branch and loop
+    body (as if each branch could run and each loop ran at least once), which proves nothing;
+    the guess is then checked forwards: with the candidates scalar, forward inference alone
+    must make the output a scalar. Returns that forward-inferred graph and the candidates'
+    positions, or None.
+    """
+    proven = {v.id for v in graph.inputs if v.scalar}
+    guessed = _scalar_ids_of(graph, (0,), guessing=True)
+    candidates = tuple(i for i, v in enumerate(graph.inputs) if v.id in guessed and v.id not in proven)
+    if not candidates:
+        return None
+    inputs = tuple(dataclasses.replace(v, scalar=True) if i in candidates else v for i, v in enumerate(graph.inputs))
+    checked = infer_scalars(Graph(inputs, graph.equations, graph.outputs), False)
+    output = checked.outputs[0]
+    if isinstance(output, Value) and not output.scalar:
+        return None
+    return checked, candidates
+
+
+def _guess_backward(equation: Equation, scalar: set[int]) -> None:
+    """Scalar outputs of a cond or a loop -> the operands some branch, or the body, needs scalar."""
+    if equation.op not in ("cond", "loop") or not any(v.id in scalar for v in equation.outputs):
+        return
+    flags = tuple(i for i, v in enumerate(equation.outputs) if v.id in scalar)
+    if equation.op == "cond":
+        for branch in branches(equation):
+            inner = _scalar_ids_of(branch, flags, guessing=True)
+            scalar.update(a.id for a, v in zip(equation.inputs[1:], branch.inputs) if isinstance(a, Value) and v.id in inner)
+        return
+    layout = loop_layout(equation)
+    body: Graph = equation.param("body")  # type: ignore[assignment]
+    inner = _scalar_ids_of(body, tuple(k for k in flags if k < layout.carried), guessing=True)
+    operands = equation.inputs[3 : 3 + layout.carried + layout.invariant]
+    scalar.update(a.id for a, v in zip(operands, body.inputs[1:]) if isinstance(a, Value) and v.id in inner)
+    scalar.update(a.id for k, a in enumerate(layout.initial(equation)) if isinstance(a, Value) and k in flags)
 
 
 def _restamp_atom(atom: Atom, scalar: set[int]) -> Atom:

@@ -369,3 +369,18 @@ def test_random_programs_with_branches_and_loops_match_finite_differences(tmp_pa
         assert np.allclose(gradient, fine, rtol=1e-4, atol=1e-5), (source, gradient, fine)
         value, _ = gradgen.value_and_grad(f, wrt=(0, 1), optimize=optimize)(x, y, n)
         assert value == pytest.approx(f(x, y, n))
+
+
+# -- the scalar fast path -------------------------------------------------------------------
+
+
+def test_scalar_programs_with_loops_and_branches_get_the_guarded_float_code():
+    for f, wrt in ((cf.newton_sqrt, 0), (cf.piecewise, (0, 1)), (cf.helper_in_loop, 0)):
+        g = gradgen.grad(f, wrt=wrt)
+        assert "is not float" in g.source and "runtime." not in g.source.split("__gradgen_fallback")[-1], g.source
+    g = gradgen.grad(cf.helper_in_loop)
+    expected = gradgen.grad(cf.helper_in_loop, optimize=False)(3.0, 4)
+    assert g(3.0, 4) == pytest.approx(expected)
+    # other argument types take the general code
+    assert g(3, 4) == pytest.approx(expected) and g(np.float64(3.0), 4) == pytest.approx(expected)
+    assert g(np.array(3.0), 4) == pytest.approx(expected)

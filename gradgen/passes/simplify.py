@@ -32,7 +32,7 @@ from gradgen.ir import (
     with_branches,
 )
 from gradgen.ops import OPS
-from gradgen.passes.substitution import map_branches, rebuild, substitute, substitute_inputs
+from gradgen.passes.substitution import map_branches, rebuild, rename, substitute, substitute_inputs
 from gradgen.shapes import is_float_dtype
 
 # Ops whose result is a float whatever their inputs (given numbers or numeric arrays).
@@ -251,7 +251,9 @@ def simplify(graph: Graph) -> Graph:
                 replacements.update(outputs)
                 changed = True
                 continue
-            simplified = map_branches(_constant_operands_inside(equation), simplify)
+            equation = _constant_operands_inside(equation)
+            floats = [simplifier.is_float(a) for a in equation.inputs[1:]]
+            simplified = map_branches(equation, lambda branch: simplify(_known_floats(branch, floats)))
             changed = changed or simplified != equation
             equation = simplified
         elif equation.op == "loop":
@@ -260,8 +262,11 @@ def simplify(graph: Graph) -> Graph:
                 equation, passed = unchanged
                 replacements.update(passed)
                 changed = True
-            simplified = map_branches(_constant_invariants_inside(equation), simplify)
-            changed = changed or simplified is not equation
+            equation = _constant_invariants_inside(equation)
+            layout = loop_layout(equation)
+            floats = [False] * (1 + layout.carried) + [simplifier.is_float(a) for a in layout.invariants(equation)]
+            simplified = map_branches(equation, lambda body: simplify(_known_floats(body, floats)))
+            changed = changed or simplified != equation
             equation = simplified
         result = simplifier.rewrite(equation)
         if result is None:
@@ -278,6 +283,15 @@ def simplify(graph: Graph) -> Graph:
     if not changed:
         return graph
     return rebuild(graph, equations, replacements)
+
+
+def _known_floats(graph: Graph, floats: list[bool]) -> Graph:
+    """``graph`` with the inputs at the flagged positions known to be floats (as dtype)."""
+    known = {v.id: dataclasses.replace(v, dtype="py:float") for v, flag in zip(graph.inputs, floats) if flag and not is_float_dtype(v.dtype)}
+    if not known:
+        return graph
+    renamed = rename(graph, known)
+    return Graph(tuple(known.get(v.id, v) for v in renamed.inputs), renamed.equations, renamed.outputs)
 
 
 def _unchanged_carried(eq: Equation) -> tuple[Equation, dict[int, Atom]] | None:
