@@ -180,7 +180,9 @@ def _reverse_loop(equation: Equation, adjoints: dict[int, Atom], needed: set[int
     seeds = tuple(adjoints[v.id] if v.id in adjoints and v.id in needed else _zero(v, builder) for v in outputs)
     sums = tuple(_zero(invariants[m], builder) for m in wanted)
     targets = (*initial, *(invariants[m] for m in wanted))
-    results = tuple(builder.new_value("", is_scalar(v)) for v in body.outputs)
+    # named after the adjoints they carry (grad_s for an accumulator s), then after their targets
+    hints = [_adjoint_name(v) for v in outputs] + [""] * len(wanted)
+    results = tuple(builder.new_value(hint, is_scalar(v)) for hint, v in zip(hints, body.outputs))
     params = (("body", body), ("reverse", True), ("pops", len(recorded)))
     builder.append(Equation("loop", (*equation.inputs[:3], *seeds, *sums, *invariants, *stack), results, params, equation.location))
     for target, gradient in zip(targets, results):

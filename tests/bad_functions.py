@@ -70,6 +70,23 @@ def loop_with_else(x):
     return s
 
 
+def return_inside_loop(x):
+    for i in range(3):
+        x = x * 2.0
+        if x > 10.0:
+            return x  # <- error return_inside_loop
+    return x
+
+
+def continue_in_loop(x):
+    s = 0.0
+    for i in range(3):
+        if i == 1:
+            continue  # <- error continue_in_loop
+        s = s + x
+    return s
+
+
 def bound_only_in_loop(x):
     for i in range(3):
         y = x * i

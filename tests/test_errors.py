@@ -127,6 +127,8 @@ CASES = [
     Case("branches_return_different_counts", UnsupportedSyntaxError, "returned a pair from one branch, one value from the other", ("same",)),
     Case("loop_over_array", UnsupportedSyntaxError, "looped over the rows of an array", ("range(n)",)),
     Case("loop_with_break", UnsupportedSyntaxError, "broke out of a for loop", CONTROL_FLOW),
+    Case("return_inside_loop", UnsupportedSyntaxError, "returned from inside a for loop", ("ends the function",)),
+    Case("continue_in_loop", UnsupportedSyntaxError, "skipped an iteration with continue", CONTROL_FLOW),
     Case("loop_with_else", UnsupportedSyntaxError, "wrote for ... else", ("after the loop",)),
     Case("bound_only_in_loop", UnknownNameError, "read after the loop a name first bound inside it", ("before the loop",)),
     Case("loop_over_float_range", UnsupportedSyntaxError, "looped over range(3.0)", ("int",)),
