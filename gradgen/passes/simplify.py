@@ -251,9 +251,9 @@ def simplify(graph: Graph) -> Graph:
                 replacements.update(outputs)
                 changed = True
                 continue
-            equation = _constant_operands_inside(equation)
-            floats = [simplifier.is_float(a) for a in equation.inputs[1:]]
-            simplified = map_branches(equation, lambda branch: simplify(_known_floats(branch, floats)))
+            inside = _constant_operands_inside(equation)
+            floats = [simplifier.is_float(a) for a in inside.inputs[1:]]
+            simplified = map_branches(inside, lambda branch: simplify(_known_floats(branch, floats)))
             changed = changed or simplified != equation
             equation = simplified
         elif equation.op == "loop":
@@ -262,10 +262,10 @@ def simplify(graph: Graph) -> Graph:
                 equation, passed = unchanged
                 replacements.update(passed)
                 changed = True
-            equation = _constant_invariants_inside(equation)
-            layout = loop_layout(equation)
-            floats = [False] * (1 + layout.carried) + [simplifier.is_float(a) for a in layout.invariants(equation)]
-            simplified = map_branches(equation, lambda body: simplify(_known_floats(body, floats)))
+            inside = _constant_invariants_inside(equation)
+            layout = loop_layout(inside)
+            floats = [False] * (1 + layout.carried) + [simplifier.is_float(a) for a in layout.invariants(inside)]
+            simplified = map_branches(inside, lambda body: simplify(_known_floats(body, floats)))
             changed = changed or simplified != equation
             equation = simplified
         result = simplifier.rewrite(equation)
