@@ -229,3 +229,10 @@ def vector_accumulation(W, x):
     for layer in range(3):
         h = np.tanh(W @ h)
     return np.sum(h * h)
+
+
+def recurrent_state(W, x):
+    h = x
+    for layer in range(3):
+        h = np.tanh(W @ h) + 0.5 * h
+    return h

@@ -384,3 +384,14 @@ def test_scalar_programs_with_loops_and_branches_get_the_guarded_float_code():
     # other argument types take the general code
     assert g(3, 4) == pytest.approx(expected) and g(np.float64(3.0), 4) == pytest.approx(expected)
     assert g(np.array(3.0), 4) == pytest.approx(expected)
+
+
+def test_jacobian_of_a_vector_recurrence():
+    W, x = np.arange(9.0).reshape(3, 3) / 20 - 0.2, np.array([0.3, -0.7, 1.1])
+    jacobian = gradgen.jacobian(cf.recurrent_state, wrt=1)(W, x)
+    expected = np.zeros((3, 3))
+    for j in range(3):
+        step = np.zeros(3)
+        step[j] = 1e-6
+        expected[:, j] = (cf.recurrent_state(W, x + step) - cf.recurrent_state(W, x - step)) / 2e-6
+    assert np.allclose(jacobian, expected, atol=1e-6)
