@@ -1,5 +1,5 @@
 """Parsing control flow: ``if``/``elif``/``else`` and ``a if c else b`` -> ``cond`` equations,
-``for i in range(...)`` -> ``loop`` equations.
+``for i in range(...)`` -> ``loop`` equations, ``while`` -> ``while`` equations.
 
 Guarantees: each branch is lowered into a closed sub-graph of its own (its inputs are the
 enclosing values it reads, in first-use order, shared by both branches); a name that either
@@ -14,6 +14,7 @@ A loop body is lowered the same way, with the loop variable and the carried name
 body assigns that are bound before the loop) as its first inputs and the enclosing values it
 reads as the rest; names first bound inside the loop cannot be read after it. A carried value
 is a scalar if it starts as one and the body keeps it one (the body is lowered again if not).
+A ``while`` loop's test is lowered like its body, reading the carried names.
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ class ControlFlowLowering:
         initial = tuple(self.env[n] for n in carried)
         scalar = {n: is_scalar(a) for n, a in zip(carried, initial)}
         while True:  # a carried value is a scalar if it starts as one and the body keeps it one
-            body, index, inputs = self.in_loop_body(node, carried, scalar)
+            body, index, inputs = self.in_loop_body(node.body, node.target.id, carried, scalar)
             outputs = tuple(self.branch_atom(body.env[n], n, node) for n in carried)
             widened = [n for n, out in zip(carried, outputs) if scalar[n] and not is_scalar(out)]
             if not widened:
@@ -143,21 +144,74 @@ class ControlFlowLowering:
             return bounds[0], bounds[1], Constant(1)
         return bounds[0], bounds[1], bounds[2]
 
-    def in_loop_body(self, node: ast.For, carried: list[str], scalar: dict[str, bool]) -> tuple[_Branch, Value, tuple[Value, ...]]:
+    def while_statement(self, node: ast.While) -> None:
+        """``while test:``: one while equation; its test and body read the carried names."""
+        if node.orelse:
+            self.fail(UnsupportedSyntaxError, node.orelse[0], "'while ... else' is not supported", "move the else block after the loop")
+        assigned = _assigned_in(node.body)
+        carried = [n for n in assigned if isinstance(self.env.get(n), (Value, Constant)) and self.is_number(self.env[n])]
+        initial = tuple(self.env[n] for n in carried)
+        scalar = {n: is_scalar(a) for n, a in zip(carried, initial)}
+        while True:
+            test_inputs: list[Value] = []
+            test = self.in_branch(lambda: self.loop_test(node.test, carried, scalar, test_inputs))
+            if isinstance(test.result, bool):
+                if test.result:
+                    self.fail(UnsupportedSyntaxError, node.test, "this while loop never ends", "gradgen has no 'break' yet: loop on a condition the body changes")
+                for name in assigned:
+                    self.env[name] = BoundInOneBranch(name, node.lineno, "only inside the while loop")
+                return
+            body, index, inputs = self.in_loop_body(node.body, None, carried, scalar)
+            outputs = tuple(self.branch_atom(body.env[n], n, node) for n in carried)
+            widened = [n for n, out in zip(carried, outputs) if scalar[n] and not is_scalar(out)]
+            if not widened:
+                break
+            scalar.update((n, False) for n in widened)
+        for name in assigned:
+            self.env[name] = BoundInOneBranch(name, node.lineno, "only inside the while loop")
+        if not carried:
+            self.fail(UnsupportedSyntaxError, node, "this while loop changes nothing its condition reads", "assign, in the loop, a variable bound before it")
+        bound = {v.id for v in (index, *inputs, *test_inputs)}
+        invariants = tuple(
+            dict.fromkeys(
+                v
+                for v in [*_free_values(test.builder.equations, (test.result,)), *_free_values(body.builder.equations, outputs)]
+                if v.id not in bound
+            )
+        )
+        test_graph = Graph((*test_inputs, *invariants), tuple(test.builder.equations), (test.result,))
+        body_graph = Graph((index, *inputs, *invariants), tuple(body.builder.equations), outputs)
+        results = tuple(self.builder.new_value(n, scalar[n]) for n in carried)
+        count = self.builder.new_value("iterations", scalar=True)
+        params = (("test", test_graph), ("body", body_graph))
+        self.builder.append(Equation("while", (*initial, *invariants), (*results, count), params, self.location(node), True))
+        self.env.update(zip(carried, results))
+
+    def loop_test(self, test: ast.expr, carried: list[str], scalar: dict[str, bool], inputs: list[Value]) -> bool | Atom:
+        for name in carried:
+            value = self.builder.new_value(name, scalar[name])
+            inputs.append(value)
+            self.env[name] = value
+        return self.condition(test)
+
+    def in_loop_body(
+        self, statements: list[ast.stmt], target: str | None, carried: list[str], scalar: dict[str, bool]
+    ) -> tuple[_Branch, Value, tuple[Value, ...]]:
         """Lower the body once, with the loop variable and the carried names as its inputs."""
         outer_builder = self.builder
         first = outer_builder.next_id
         inputs: list[Value] = []
 
         def run() -> None:
-            index = self.builder.new_value(node.target.id, scalar=True)  # type: ignore[union-attr]
+            index = self.builder.new_value(target or "_", scalar=True)
             inputs.append(index)
             for name in carried:
                 value = self.builder.new_value(name, scalar[name])
                 inputs.append(value)
                 self.env[name] = value
-            self.env[node.target.id] = index  # type: ignore[union-attr]
-            for statement in node.body:
+            if target is not None:
+                self.env[target] = index
+            for statement in statements:
                 self.statement(statement)
 
         body = self.in_branch(run)

@@ -147,7 +147,9 @@ class _Emitter(BlockEmission):
         # What a branch reads is computed before the if (and may be read by both branches).
         checked |= {a.id for eq in graph.equations if eq.op == "cond" for a in eq.inputs[1:] if isinstance(a, Value)}
         # What a loop body reads is computed before the loop (once, not on every iteration).
-        checked |= {a.id for eq in graph.equations if eq.op == "loop" for a in eq.inputs[3 + loop_layout(eq).carried :] if isinstance(a, Value)}
+        checked |= {
+            a.id for eq in graph.equations if eq.op in ("loop", "while") for a in eq.inputs[loop_layout(eq).bounds + loop_layout(eq).carried :] if isinstance(a, Value)
+        }
         for equation in graph.equations:
             if OPS[equation.op].family == "control":
                 continue

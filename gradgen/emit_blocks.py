@@ -71,9 +71,14 @@ class _Loop:
     results: list[ast.expr]
     result_reads: list[int]
     live_to_end: list[int]  # values the body reads from outside, live until the loop ends
+    # A while loop's test: its statements, the condition and what they read.
+    test: list[_Statement | _If | _Loop] | None = None
+    condition: ast.expr | None = None
+    test_reads: list[int] = dataclasses.field(default_factory=list)
     targets: list[str] = dataclasses.field(default_factory=list)
     index: str = ""
     stack_target: str | None = None
+    count_target: str | None = None
     popped: list[str] = dataclasses.field(default_factory=list)
 
 
@@ -94,6 +99,9 @@ def _events(items: list[_Statement | _If | _Loop]) -> Iterator[tuple[object, lis
                 yield None, result_reads
             yield _IfEnd(item), []
         elif isinstance(item, _Loop):
+            if item.test is not None:
+                yield from _events(item.test)
+                yield None, item.test_reads
             yield _LoopPop(item), item.push_reads
             yield from _events(item.body)
             yield None, item.result_reads
@@ -108,6 +116,7 @@ class BlockEmission:
         carried_targets: dict[int, tuple[int, int]]
         inlined: set[int]
         value_names: dict[int, str]
+        use_counts: dict[int, int]
         names: Any
 
         def prepare(self, graph: Graph) -> None: ...
@@ -136,7 +145,7 @@ class BlockEmission:
                     results = [self.expression(atom, result_reads) for atom in branch.outputs]
                     conditional.branches.append((statements, results, result_reads))
                 items.append(conditional)
-            elif equation.op == "loop":
+            elif equation.op in ("loop", "while"):
                 items.append(self.loop(equation))
             elif equation.output.id not in self.inlined:
                 items.append(_Statement(equation, self.equation_expression(equation, reads), reads))
@@ -146,7 +155,7 @@ class BlockEmission:
         layout = loop_layout(equation)
         body: Graph = equation.param("body")  # type: ignore[assignment]
         reads: list[int] = []
-        bounds = [self.expression(a, reads) for a in equation.inputs[:3]]
+        bounds = [self.expression(a, reads) for a in equation.inputs[: layout.bounds]]
         initial = [self.expression(a, reads) for a in layout.initial(equation)]
         stack_reads: list[int] = []  # popped on every iteration
         stack = self.expression(equation.inputs[-1], stack_reads) if layout.pops else None
@@ -156,16 +165,26 @@ class BlockEmission:
         for position, value in enumerate(body.outputs):
             if isinstance(value, Value) and value.id not in self.carried_targets:
                 self.carried_targets[value.id] = (equation.outputs[position].id, body.inputs[1 + position].id)
+        test_items, condition, test_reads, test_inside = None, None, [], set()
+        if equation.op == "while":
+            test: Graph = equation.param("test")  # type: ignore[assignment]
+            self.aliases.update((v.id, a) for v, a in zip(test.inputs[layout.carried :], layout.invariants(equation)))
+            self.prepare(test)
+            test_items = self.block(test)
+            condition = self.expression(test.outputs[0], test_reads)
+            test_inside = _defined_ids(test)
         self.prepare(body)
         push_reads: list[int] = []
         pushed = [self.expression(body.inputs[p], push_reads) for p in layout.record]
         statements = self.block(body)
         result_reads: list[int] = []
         results = [self.expression(a, result_reads) for a in body.outputs]
-        inside = _defined_ids(body)
-        read_inside = [i for _, r in _events(statements) for i in r] + result_reads + push_reads
+        inside = _defined_ids(body) | test_inside
+        read_inside = [i for _, r in _events(statements + (test_items or [])) for i in r] + result_reads + push_reads + test_reads
         live = [i for i in read_inside if i not in inside] + [v.id for v in equation.outputs] + [body.inputs[0].id] + stack_reads
-        return _Loop(equation, bounds, initial, reads, stack, pushed, push_reads, statements, results, result_reads, live)
+        loop = _Loop(equation, bounds, initial, reads, stack, pushed, push_reads, statements, results, result_reads, live)
+        loop.test, loop.condition, loop.test_reads = test_items, condition, test_reads
+        return loop
 
     def name_loop(self, item: _Loop, position: int, last_use: dict[int, int], parameters: dict[str, int]) -> None:
         """Name the carried values (one name each, for the loop's outputs and its body's inputs),
@@ -176,6 +195,16 @@ class BlockEmission:
         item.targets = [self.target(v, position, last_use, parameters, required=True) for v in outputs[: layout.carried]]  # type: ignore[misc]
         for value, name in zip(body.inputs[1 : 1 + layout.carried], item.targets):
             self.value_names[value.id] = name
+        if item.equation.op == "while":
+            test: Graph = item.equation.param("test")  # type: ignore[assignment]
+            for value, name in zip(test.inputs, item.targets):
+                self.value_names[value.id] = name
+            count = outputs[layout.carried]
+            if self.use_counts.get(count.id, 0):  # the backward runs as many times
+                item.count_target = self.target(count, position, last_use, parameters, required=True)
+            if layout.record:
+                item.stack_target = self.target(outputs[-1], position, last_use, parameters, required=True)
+            return
         index = body.inputs[0]
         item.index = self.names.versioned(index.name or "i", index.id, position, last_use, parameters)
         self.value_names[index.id] = item.index
@@ -205,6 +234,27 @@ class BlockEmission:
             body.append(ast.If(item.test, then, orelse))
         return body
 
+    def while_statement(self, item: _Loop) -> list[ast.stmt]:
+        """``while condition:`` (``while True:`` + test + ``break`` when the test has statements),
+        counting the iterations where the backward needs the count."""
+        statements: list[ast.stmt] = []
+        if item.count_target is not None:
+            statements.append(ast.Assign([ast.Name(item.count_target, ast.Store())], ast.Constant(0), lineno=0))
+        body: list[ast.stmt] = []
+        if item.stack_target is not None:
+            pushed = item.pushed[0] if len(item.pushed) == 1 else ast.Tuple(item.pushed, ast.Load())
+            body.append(ast.Expr(ast.Call(ast.Attribute(ast.Name(item.stack_target, ast.Load()), "append", ast.Load()), [pushed], [])))
+        body += self.statements(item.body, top=False) + _assignment(item.targets, item.results)
+        if item.count_target is not None:
+            count = ast.Name(item.count_target, ast.Load())
+            body.append(ast.Assign([ast.Name(item.count_target, ast.Store())], ast.BinOp(count, ast.Add(), ast.Constant(1)), lineno=0))
+        assert item.test is not None and item.condition is not None
+        test = self.statements(item.test, top=False)
+        if not test:
+            return [*statements, ast.While(item.condition, body or [ast.Pass()], [])]
+        stop = ast.If(ast.UnaryOp(ast.Not(), item.condition), [ast.Break()], [])
+        return [*statements, ast.While(ast.Constant(True), [*test, stop, *body], [])]
+
     def loop_statements(self, item: _Loop) -> list[ast.stmt]:
         """``carried = initial``, ``stack = []``, then ``for i in range(...)``: push or pop, the body,
         ``carried = results``."""
@@ -212,6 +262,8 @@ class BlockEmission:
         statements = _assignment(item.targets, item.initial)
         if item.stack_target is not None:
             statements.append(ast.Assign([ast.Name(item.stack_target, ast.Store())], ast.List([], ast.Load()), lineno=0))
+        if item.equation.op == "while":
+            return statements + self.while_statement(item)
         start, stop, step = item.bounds
         arguments = [start, stop, step]
         if _is_literal(step, 1):

@@ -15,7 +15,9 @@ operands, in order, and returns the cond's outputs. A sub-graph is its own scope
 unique within it, and may repeat ids of the enclosing graph. A ``for`` loop over a range is one
 equation ``outs = loop(start, stop, step, *initial, *invariant)`` whose param ``body`` maps
 ``(i, *carried, *invariant, *popped)`` to the carried values of the next iteration (see
-``loop_layout``): the outputs are the carried values after the last iteration.
+``loop_layout``): the outputs are the carried values after the last iteration. A ``while`` loop
+is ``outs = while(*initial, *invariant)`` with params ``test`` (``(*carried, *invariant)`` to
+the condition) and ``body``; its outputs are the carried values and the number of iterations.
 """
 
 from __future__ import annotations
@@ -170,19 +172,23 @@ class LoopLayout:
     pops: int
     record: tuple[int, ...]
     reverse: bool
+    bounds: int = 3  # (start, stop, step) come first in a for loop's inputs; a while has none
 
     def initial(self, equation: Equation) -> tuple[Atom, ...]:
-        return equation.inputs[3 : 3 + self.carried]
+        return equation.inputs[self.bounds : self.bounds + self.carried]
 
     def invariants(self, equation: Equation) -> tuple[Atom, ...]:
-        return equation.inputs[3 + self.carried : 3 + self.carried + self.invariant]
+        start = self.bounds + self.carried
+        return equation.inputs[start : start + self.invariant]
 
 
 def loop_layout(equation: Equation) -> LoopLayout:
+    """The layout of a ``loop`` or ``while`` equation (a while's outputs add the iteration count)."""
     body: Graph = equation.param("body")  # type: ignore[assignment]
     carried = len(body.outputs)
     pops = int(equation.param("pops", 0))  # type: ignore[arg-type]
-    return LoopLayout(carried, len(body.inputs) - 1 - carried - pops, pops, equation.param("record", ()), bool(equation.param("reverse", False)))  # type: ignore[arg-type]
+    bounds = 3 if equation.op == "loop" else 0
+    return LoopLayout(carried, len(body.inputs) - 1 - carried - pops, pops, equation.param("record", ()), bool(equation.param("reverse", False)), bounds)  # type: ignore[arg-type]
 
 
 def verify(graph: Graph) -> Graph:
@@ -208,7 +214,7 @@ def verify(graph: Graph) -> Graph:
                 raise GraphError(f"{atom} used before it is defined in {equation}")
         if equation.op == "cond":
             _verify_cond(equation)
-        if equation.op == "loop":
+        if equation.op in ("loop", "while"):
             _verify_loop(equation)
         for value in equation.outputs:
             if value.id in defined:
@@ -239,11 +245,17 @@ def _verify_loop(equation: Equation) -> None:
         raise GraphError(f"loop without a body: {equation}")
     verify(body)
     layout = loop_layout(equation)
-    expected_inputs = 3 + layout.carried + layout.invariant + (1 if layout.pops else 0)
+    expected_inputs = layout.bounds + layout.carried + layout.invariant + (1 if layout.pops else 0)
     if layout.invariant < 0 or len(equation.inputs) != expected_inputs:
         raise GraphError(f"a loop's inputs do not match its body's: {equation}")
-    if len(equation.outputs) != layout.carried + (1 if layout.record else 0):
+    count = 1 if equation.op == "while" else 0
+    if len(equation.outputs) != layout.carried + count + (1 if layout.record else 0):
         raise GraphError(f"a loop's outputs do not match its body's: {equation}")
+    if equation.op == "while":
+        test = equation.param("test")
+        if not isinstance(test, Graph) or len(test.outputs) != 1 or len(test.inputs) != layout.carried + layout.invariant:
+            raise GraphError(f"a while loop's test does not match its body: {equation}")
+        verify(test)
 
 
 def is_constant_number(atom: Atom, number: float) -> bool:

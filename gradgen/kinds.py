@@ -77,7 +77,7 @@ def control_flow_guard(graph: Graph) -> tuple[Graph, tuple[int, ...]] | None:
 
 def _guess_backward(equation: Equation, scalar: set[int]) -> None:
     """Scalar outputs of a cond or a loop -> the operands some branch, or the body, needs scalar."""
-    if equation.op not in ("cond", "loop") or not any(v.id in scalar for v in equation.outputs):
+    if equation.op not in ("cond", "loop", "while") or not any(v.id in scalar for v in equation.outputs):
         return
     flags = tuple(i for i, v in enumerate(equation.outputs) if v.id in scalar)
     if equation.op == "cond":
@@ -88,7 +88,7 @@ def _guess_backward(equation: Equation, scalar: set[int]) -> None:
     layout = loop_layout(equation)
     body: Graph = equation.param("body")  # type: ignore[assignment]
     inner = _scalar_ids_of(body, tuple(k for k in flags if k < layout.carried), guessing=True)
-    operands = equation.inputs[3 : 3 + layout.carried + layout.invariant]
+    operands = equation.inputs[layout.bounds : layout.bounds + layout.carried + layout.invariant]
     scalar.update(a.id for a, v in zip(operands, body.inputs[1:]) if isinstance(a, Value) and v.id in inner)
     scalar.update(a.id for k, a in enumerate(layout.initial(equation)) if isinstance(a, Value) and k in flags)
 
@@ -106,9 +106,11 @@ def _forward(equation: Equation, scalar: set[int]) -> None:
             if is_scalar(first) and is_scalar(second):
                 scalar.add(value.id)
         return
-    if equation.op == "loop":
+    if equation.op in ("loop", "while"):
         _, carried = _inferred_body(equation, scalar)
         scalar.update(v.id for v, flag in zip(equation.outputs, carried) if flag)
+        if equation.op == "while":
+            scalar.add(equation.outputs[len(carried)].id)  # the number of iterations
         return
     inputs = tuple(_restamp_atom(a, scalar) for a in equation.inputs)
     if result_is_scalar(equation.op, inputs, equation.params):
@@ -141,7 +143,7 @@ def _inferred_body(equation: Equation, scalar: set[int]) -> tuple[Graph, list[bo
     """A loop's body inferred with its inputs' kinds, and which carried values are scalars."""
     body: Graph = equation.param("body")  # type: ignore[assignment]
     layout = loop_layout(equation)
-    outer = [is_scalar(_restamp_atom(a, scalar)) for a in equation.inputs[3 : 3 + layout.carried + layout.invariant]]
+    outer = [is_scalar(_restamp_atom(a, scalar)) for a in equation.inputs[layout.bounds : layout.bounds + layout.carried + layout.invariant]]
     carried, invariant = outer[: layout.carried], outer[layout.carried :]
     while True:
         flags = [True, *carried, *invariant] + [False] * layout.pops
@@ -153,6 +155,15 @@ def _inferred_body(equation: Equation, scalar: set[int]) -> tuple[Graph, list[bo
         carried = kept
 
 
+def _inferred_test(equation: Equation, carried: list[bool], scalar: set[int]) -> Graph:
+    """A while loop's test inferred with the carried values' and the invariants' kinds."""
+    test: Graph = equation.param("test")  # type: ignore[assignment]
+    layout = loop_layout(equation)
+    invariant = [is_scalar(_restamp_atom(a, scalar)) for a in layout.invariants(equation)]
+    inputs = tuple(dataclasses.replace(v, scalar=True) if flag and not v.scalar else v for v, flag in zip(test.inputs, [*carried, *invariant]))
+    return infer_scalars(Graph(inputs, test.equations, test.outputs), False)
+
+
 def _restamp(graph: Graph, scalar: set[int]) -> Graph:
     def fix(atom: Atom) -> Atom:
         return _restamp_atom(atom, scalar)
@@ -162,6 +173,9 @@ def _restamp(graph: Graph, scalar: set[int]) -> Graph:
             eq = with_branches(eq, *_inferred_branches(eq, scalar))
         elif eq.op == "loop":
             eq = with_subgraphs(eq, (_inferred_body(eq, scalar)[0],))
+        elif eq.op == "while":
+            body, carried = _inferred_body(eq, scalar)
+            eq = with_subgraphs(eq, (_inferred_test(eq, carried, scalar), body))
         return dataclasses.replace(
             eq,
             inputs=tuple(fix(a) for a in eq.inputs),
@@ -187,7 +201,7 @@ def assumption_guard(proven: Graph, assumed: Graph) -> tuple[int, ...] | None:
     """
     proven_ids = _scalar_ids(proven)
     for equation in assumed.equations:
-        if equation.op in ("cond", "loop"):
+        if OPS[equation.op].family == "control":
             if any(v.scalar and v.id not in proven_ids for v in equation.outputs):
                 return None
             continue

@@ -273,6 +273,8 @@ _OP_LIST: list[OpSpec] = [
     OpSpec("cond", None, "control", None, Block()),
     # ``outs = loop(start, stop, step, *initial, *invariant)`` with param ``body`` (ir.LoopLayout).
     OpSpec("loop", None, "control", None, Block()),
+    # ``*outs, count = while(*initial, *invariant)`` with params ``test`` and ``body``.
+    OpSpec("while", None, "control", None, Block()),
 ]
 
 OPS: dict[str, OpSpec] = {spec.name: spec for spec in _OP_LIST}

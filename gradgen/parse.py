@@ -5,8 +5,8 @@ The accepted subset (anything else raises a located ``GradgenError`` saying what
 * statements: assignment (``a = ...``, ``a, b = ...``, ``a = b = ...``), augmented assignment
   to a name (``s += x``), annotated assignment, a final ``return``; docstrings, ``pass``,
   ``print(...)`` and ``assert`` are allowed and left out of the graph; ``import`` binds a name;
-  ``if``/``elif``/``else`` (returns inside branches included) and ``for i in range(...)``
-  become ``cond`` and ``loop`` equations (see ``control_flow.py``);
+  ``if``/``elif``/``else`` (returns inside branches included), ``for i in range(...)`` and
+  ``while`` become ``cond``, ``loop`` and ``while`` equations (see ``control_flow.py``);
 * expressions: numbers, names, tuples, ``a if c else b``, the operators ``+ - * / ** @``, unary ``-``/``+``,
   single comparisons (not differentiated), ``x.T``, and calls to the functions listed in
   ``ops.SUPPORTED_FUNCTIONS_HINT``;
@@ -47,12 +47,11 @@ from gradgen.source import FunctionSource, read_function
 
 _CONTROL_FLOW_HINT = (
     "gradgen differentiates assignments, augmented assignments to names, if/elif/else, "
-    "for loops over range() and returns; while/try come in a later version"
+    "for loops over range(), while loops and returns; try and break come in a later version"
 )
 
 _UNSUPPORTED_STATEMENTS: dict[type, str] = {
     ast.Return: "'return' is supported only where it ends the function (possibly inside if/else)",
-    ast.While: "'while' loops are not supported",
     ast.Try: "'try' statements are not supported",
     ast.With: "'with' statements are not supported",
     ast.Raise: "'raise' statements are not supported",
@@ -208,6 +207,8 @@ class FunctionLowering(ControlFlowLowering, ExpressionLowering):
             self.if_statement(node)
         elif isinstance(node, ast.For):
             self.for_statement(node)
+        elif isinstance(node, ast.While):
+            self.while_statement(node)
         elif isinstance(node, (ast.Pass, ast.Assert)):
             pass
         elif isinstance(node, (ast.Import, ast.ImportFrom)):

@@ -19,6 +19,7 @@ The reverse of a loop is a loop over the same range in reverse. The forward loop
 start of each iteration, the carried values the backward body reads, on a list used as a stack;
 the backward body pops them, recomputes the forward body, and walks it backwards from the
 adjoints of the carried values, carrying those adjoints and the sums of the invariants'.
+A ``while`` loop also counts its iterations; its backward is the same reversed loop, over that count.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def _reverse(equations: tuple[Equation, ...], adjoints: dict[int, Atom], needed:
         if equation.op == "cond":
             _reverse_cond(equation, adjoints, needed, builder)
             continue
-        if equation.op == "loop":
+        if equation.op in ("loop", "while"):
             _reverse_loop(equation, adjoints, needed, builder)
             continue
         adjoint = adjoints.get(equation.output.id)
@@ -184,7 +185,9 @@ def _reverse_loop(equation: Equation, adjoints: dict[int, Atom], needed: set[int
     hints = [_adjoint_name(v) for v in outputs] + [""] * len(wanted)
     results = tuple(builder.new_value(hint, is_scalar(v)) for hint, v in zip(hints, body.outputs))
     params = (("body", body), ("reverse", True), ("pops", len(recorded)))
-    builder.append(Equation("loop", (*equation.inputs[:3], *seeds, *sums, *invariants, *stack), results, params, equation.location))
+    # a while loop's backward runs as many times as it did: its count is recorded like a stack
+    bounds = equation.inputs[:3] if equation.op == "loop" else (Constant(0), equation.outputs[layout.carried], Constant(1))
+    builder.append(Equation("loop", (*bounds, *seeds, *sums, *invariants, *stack), results, params, equation.location))
     for target, gradient in zip(targets, results):
         if isinstance(target, Value) and target.id in needed:
             _accumulate(adjoints, target, gradient, builder, equation, True)
@@ -248,9 +251,9 @@ def _on_path(graph: Graph, wrt: tuple[Value, ...], outputs: tuple[Atom, ...]) ->
 
 def _links(equation: Equation) -> list[tuple[Atom, ...]]:
     """For each output of ``equation``, the inputs it depends on (a cond's, through its branches)."""
-    if equation.op == "loop":
+    if equation.op in ("loop", "while"):
         layout = loop_layout(equation)
-        read = equation.inputs[3 : 3 + layout.carried + layout.invariant]
+        read = equation.inputs[layout.bounds : layout.bounds + layout.carried + layout.invariant]
         return [read] * layout.carried + [()] * (len(equation.outputs) - layout.carried)
     if equation.op != "cond":
         return [equation.inputs] * len(equation.outputs)

@@ -100,10 +100,33 @@ def loop_over_float_range(x):
     return s
 
 
-def uses_while(x):
-    while x > 1.0:  # <- error uses_while
+def while_true(x):
+    while True:  # <- error while_true at True
         x = x / 2.0
     return x
+
+
+def while_with_break(x):
+    while x > 1.0:
+        x = x / 2.0
+        if x < 3.0:
+            break  # <- error while_with_break
+    return x
+
+
+def while_with_else(x):
+    while x > 1.0:
+        x = x / 2.0
+    else:
+        x = x * 3.0  # <- error while_with_else
+    return x
+
+
+def while_changing_nothing(x):
+    y = x
+    while x > 1.0:  # <- error while_changing_nothing
+        z = x / 2.0
+    return y
 
 
 def uses_try(x):
@@ -419,7 +442,7 @@ def kwargs_helper(x):
 
 
 def _helper_with_loop(t):
-    while t > 2.0:  # <- error error_inside_helper
+    with open("/dev/null"):  # <- error error_inside_helper
         t = t / 2.0
     return t
 
@@ -470,7 +493,7 @@ def wrong_arity_primitive(x):
 
 def _make_nested():
     def nested_loop(x):
-        while x > 2.0:  # <- error nested_loop
+        with open("/dev/null"):  # <- error nested_loop
             x = x / 2.0
         return x
 

@@ -236,3 +236,31 @@ def recurrent_state(W, x):
     for layer in range(3):
         h = np.tanh(W @ h) + 0.5 * h
     return h
+
+
+# -- while loops ----------------------------------------------------------------------------
+
+
+def shrink(x):
+    while x > 1.0:
+        x = math.sqrt(x) * 0.9
+    return x * x
+
+
+def grow_until(x, y):
+    s = y
+    while s < 10.0:
+        s = s * x + 1.0
+    return s
+
+
+def while_with_branch_and_for(x, w):
+    total = 0.0
+    while total < 2.0:
+        if total > 0.5:
+            total = total + x * x
+        else:
+            total = total + 0.75 + x
+        for i in range(len(w)):
+            total += 0.1 * w[i] * x
+    return total

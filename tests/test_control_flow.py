@@ -319,7 +319,7 @@ def _expressions(draw, names):
 def _block(draw, names, depth, indent):
     lines = []
     for _ in range(draw(st.integers(1, 3))):
-        kind = draw(st.sampled_from(["assign", "assign", "augment", "if", "for"] if depth < 2 else ["assign", "augment"]))
+        kind = draw(st.sampled_from(["assign", "assign", "augment", "if", "for", "while"] if depth < 2 else ["assign", "augment"]))
         target = draw(st.sampled_from(names))
         pad = "    " * indent
         if kind == "assign":
@@ -332,9 +332,15 @@ def _block(draw, names, depth, indent):
             if draw(st.booleans()):
                 lines.append(f"{pad}else:")
                 lines += draw(_block(names, depth + 1, indent + 1))
-        else:
+        elif kind == "for":
             lines.append(f"{pad}for i in range({draw(st.sampled_from(['0', '2', '3', 'n', '1, n']))}):")
             lines += draw(_block(names, depth + 1, indent + 1))
+        else:  # terminates: the body leaves the counter alone and the last line raises it
+            others = [name for name in names if name != target]
+            lines.append(f"{pad}while {target} < 1.0:")
+            if draw(st.booleans()):
+                lines += draw(_block(others, depth + 1, indent + 1))
+            lines.append(f"{pad}    {target} = {target} + 0.6 + 0.1 * math.sin({draw(st.sampled_from(others))})")
     return lines
 
 
@@ -395,3 +401,50 @@ def test_jacobian_of_a_vector_recurrence():
         step[j] = 1e-6
         expected[:, j] = (cf.recurrent_state(W, x + step) - cf.recurrent_state(W, x - step)) / 2e-6
     assert np.allclose(jacobian, expected, atol=1e-6)
+
+
+# -- while loops ----------------------------------------------------------------------------
+
+
+def _shrink_expression(x0):
+    expression, value = X, x0
+    while value > 1.0:
+        expression, value = sympy.sqrt(expression) * sympy.Rational(9, 10), math.sqrt(value) * 0.9
+    return expression * expression
+
+
+def _grow_expression(x0, y0):
+    expression, value = Y, y0
+    while value < 10.0:
+        expression, value = expression * X + 1, value * x0 + 1.0
+    return expression
+
+
+WHILE_CASES = [
+    (cf.shrink, (5.0,), _shrink_expression(5.0), (X,)),
+    (cf.shrink, (100.0,), _shrink_expression(100.0), (X,)),
+    (cf.shrink, (0.5,), X * X, (X,)),
+    (cf.grow_until, (1.5, 2.0), _grow_expression(1.5, 2.0), (X, Y)),
+    (cf.grow_until, (1.5, 12.0), Y, (X, Y)),
+]
+
+
+@pytest.mark.parametrize("optimize", [True, False], ids=["optimized", "unoptimized"])
+@pytest.mark.parametrize("case", WHILE_CASES, ids=_case_id)
+def test_while_loops_match_sympy_on_the_iterations_taken(case, optimize):
+    f, point, expression, symbols = case
+    gradient = gradgen.grad(f, wrt=tuple(range(len(point))), optimize=optimize)(*point)
+    gradient = gradient if isinstance(gradient, tuple) else (gradient,)
+    expected = [float(sympy.diff(expression, s).subs(dict(zip(symbols, point)))) for s in symbols]
+    assert np.allclose(gradient, expected, rtol=1e-10, atol=1e-12), (gradient, expected)
+
+
+@pytest.mark.parametrize("optimize", [True, False], ids=["optimized", "unoptimized"])
+def test_a_while_loop_with_a_branch_and_a_for_loop_inside(optimize):
+    _array_gradient_check(cf.while_with_branch_and_for, (np.array(0.3), np.array([0.5, -0.2])), optimize)
+
+
+def test_a_while_loop_counts_its_iterations_for_its_backward():
+    source = gradgen.grad(cf.shrink).source
+    assert "while x > 1.0:" in source and "for _ in reversed(range(iterations)):" in source
+    assert gradgen.grad(cf.shrink)(5.0) == pytest.approx(finite_differences(cf.shrink, (5.0,))[0], rel=1e-6)

@@ -29,11 +29,13 @@ BAD_EXAMPLE = """import math
 
 
 def f(x):
-    \"\"\"Square roots until small.\"\"\"
+    \"\"\"A logarithm, or zero.\"\"\"
     total = 0.0
-    while x > 1.0:
-        x = math.sqrt(x)
-    return total + x
+    try:
+        total = math.log(x)
+    except ValueError:
+        pass
+    return total
 """
 
 

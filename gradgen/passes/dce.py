@@ -47,7 +47,7 @@ def eliminate_dead_code(graph: Graph) -> Graph:
                 pruned = _prune_cond(equation, live)
                 changed = changed or pruned is not equation
                 equation = pruned
-            elif equation.op == "loop":  # every carried value feeds the next iteration: prune inside only
+            elif equation.op in ("loop", "while"):  # every carried value feeds the next iteration: prune inside only
                 pruned = map_branches(equation, eliminate_dead_code)
                 changed = changed or pruned is not equation
                 equation = pruned

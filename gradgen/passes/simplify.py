@@ -256,6 +256,10 @@ def simplify(graph: Graph) -> Graph:
             simplified = map_branches(inside, lambda branch: simplify(_known_floats(branch, floats)))
             changed = changed or simplified != equation
             equation = simplified
+        elif equation.op == "while":
+            simplified = map_branches(equation, simplify)
+            changed = changed or simplified is not equation
+            equation = simplified
         elif equation.op == "loop":
             unchanged = _unchanged_carried(equation)
             if unchanged is not None:
