@@ -154,6 +154,10 @@ def _backward(
     graph: Graph, indices: tuple[int, ...], *, check_output: bool, optimize: bool, seed: Value | None = None, keep_value: bool = False
 ) -> Graph:
     """The optimized backward graph; its outputs are (value if kept, aux if any, *gradients)."""
+    if optimize:
+        # Merge repeated subterms first: a shared x * z then gets one adjoint, summed over its
+        # uses, and one application of its rule (as in hand-written backprop).
+        graph = passes.optimize(graph, check=VERIFY_EVERY_PASS)
     graph = reverse.differentiate(graph, indices, check_output=check_output, seed=seed)
     if not keep_value:  # nothing reads the output's value: let dead-code elimination see that
         graph = Graph(graph.inputs, graph.equations, graph.outputs[1:])
@@ -409,7 +413,7 @@ def _load_dispatcher(name: str, signature: emit.Signature, specializations: disp
     namespace = {
         "__gradgen_cache": specializations.cache,
         "__gradgen_compile_for": specializations.compile_for,
-        "__gradgen_type": type,
-        "__gradgen_getattr": getattr,
+        "__gradgen_ndarray": np.ndarray,
+        "__gradgen_key_of": dispatch.key_of,
     }
     return _load(source, name, f, parsed, signature, namespace)

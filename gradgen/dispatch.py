@@ -13,6 +13,8 @@ from __future__ import annotations
 import ast
 from typing import Any, Callable
 
+import numpy as np
+
 from gradgen import emit, passes, shapes
 from gradgen.ir import Graph, verify
 from gradgen.passes.specialize import specialize
@@ -50,10 +52,12 @@ class Specializations:
         self.keyed = tuple(i for i, value in enumerate(graph.inputs) if not value.scalar)
 
     def key(self, arguments: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The same key the emitted dispatcher builds (see ``dispatcher_module``)."""
         key: list[Any] = []
         for i in self.keyed:
             argument = arguments[i]
-            key += [type(argument), getattr(argument, "shape", None), getattr(argument, "dtype", None)]
+            kind = type(argument)
+            key += [kind, (argument.shape, argument.dtype) if kind is np.ndarray else key_of(argument)]
         return tuple(key)
 
     def compile_for(self, key: tuple[Any, ...], arguments: tuple[Any, ...]) -> Any:
@@ -91,22 +95,29 @@ class Specializations:
         return tuple(bound.arguments[name] for name in self.signature.parameter_names)
 
 
+def key_of(argument: Any) -> tuple[Any, Any]:
+    """The shape and dtype of an argument that is not an ndarray (None for a Python number)."""
+    return getattr(argument, "shape", None), getattr(argument, "dtype", None)
+
+
 def dispatcher_module(name: str, signature: emit.Signature, keyed: tuple[int, ...]) -> ast.Module:
     """``def name(<signature>)``: look up the specialization by the arguments' key and call it.
 
-    Its free names (``__gradgen_cache``, ``__gradgen_compile_for``, ``__gradgen_type``,
-    ``__gradgen_getattr``) are bound by the caller's namespace; the prefix keeps them apart from
+    Its free names (``__gradgen_cache``, ``__gradgen_compile_for``, ``__gradgen_ndarray``,
+    ``__gradgen_key_of``) are bound by the caller's namespace; the prefix keeps them apart from
     parameter names.
     """
     names = signature.parameter_names
     key_parts: list[ast.expr] = []
     for i in keyed:
+        # (x.__class__, (x.shape, x.dtype) if x.__class__ is ndarray else key_of(x)): attribute
+        # loads for arrays, the common case, and a call for anything else.
         argument = ast.Name(names[i], ast.Load())
-        key_parts += [
-            ast.Call(ast.Name("__gradgen_type", ast.Load()), [argument], []),
-            ast.Call(ast.Name("__gradgen_getattr", ast.Load()), [argument, ast.Constant("shape"), ast.Constant(None)], []),
-            ast.Call(ast.Name("__gradgen_getattr", ast.Load()), [argument, ast.Constant("dtype"), ast.Constant(None)], []),
-        ]
+        kind = ast.Attribute(argument, "__class__", ast.Load())
+        is_array = ast.Compare(kind, [ast.Is()], [ast.Name("__gradgen_ndarray", ast.Load())])
+        array_key = ast.Tuple([ast.Attribute(argument, "shape", ast.Load()), ast.Attribute(argument, "dtype", ast.Load())], ast.Load())
+        other_key = ast.Call(ast.Name("__gradgen_key_of", ast.Load()), [argument], [])
+        key_parts += [kind, ast.IfExp(is_array, array_key, other_key)]
     arguments = ast.Tuple([ast.Name(n, ast.Load()) for n in names], ast.Load())
     positional = [ast.Name(a.arg, ast.Load()) for a in [*signature.arguments.posonlyargs, *signature.arguments.args]]
     keywords = [ast.keyword(a.arg, ast.Name(a.arg, ast.Load())) for a in signature.arguments.kwonlyargs]

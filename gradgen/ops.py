@@ -157,6 +157,25 @@ _OP_LIST: list[OpSpec] = [
     OpSpec("div", 2, "elementwise", "div", Operator(ast.Div), operator.truediv),
     OpSpec("pow", 2, "elementwise", "pow", Operator(ast.Pow), operator.pow),
     OpSpec("neg", 1, "elementwise", "neg", Operator(ast.USub), operator.neg),
+    # Division and power as IEEE arithmetic (numpy's): +-inf or nan where Python numbers would
+    # raise ZeroDivisionError. Rules use them where the forward succeeded but the derivative is
+    # infinite (sqrt at 0); the simplifier turns them back into / and ** where that is safe.
+    OpSpec(
+        "ieee_div",
+        2,
+        "elementwise",
+        None,
+        Call((("math", ("runtime", "scalar_divide")), ("numpy", ("numpy", "divide")))),
+        runtime.scalar_divide,
+    ),
+    OpSpec(
+        "ieee_pow",
+        2,
+        "elementwise",
+        None,
+        Call((("math", ("runtime", "scalar_power")), ("numpy", ("numpy", "power")))),
+        runtime.scalar_power,
+    ),
     OpSpec(
         "maximum",
         2,
@@ -203,6 +222,8 @@ _OP_LIST: list[OpSpec] = [
     OpSpec("square", 1, "elementwise", "square", _numpy("square")),
     OpSpec("clip", 3, "elementwise", "clip", _numpy("clip")),
     OpSpec("where", 3, "elementwise", "where", _numpy("where")),
+    # The backward of np.where's branches: keep a gradient where its branch was taken.
+    OpSpec("mask", 2, "like_last", None, _runtime("mask")),
     OpSpec("sum", 1, "reduction", "sum", _numpy_or_method("sum")),
     OpSpec("mean", 1, "reduction", "mean", _numpy_or_method("mean")),
     OpSpec("max", 1, "reduction", "extremum", _numpy_or_method("max")),
@@ -258,6 +279,8 @@ _OP_LIST: list[OpSpec] = [
     OpSpec("count_reduced", 1, "scalar", None, _runtime("count_reduced")),
     OpSpec("matmul_vjp_left", 3, "linear", None, _runtime("matmul_vjp_left")),
     OpSpec("matmul_vjp_right", 3, "linear", None, _runtime("matmul_vjp_right")),
+    OpSpec("dot_vjp_left", 3, "linear", None, _runtime("dot_vjp_left")),
+    OpSpec("dot_vjp_right", 3, "linear", None, _runtime("dot_vjp_right")),
     OpSpec("zeros_like", 1, "like_first", None, _runtime("zeros_like")),
     OpSpec("reshape_like", 2, "like_last", None, _runtime("reshape_like")),
     OpSpec("unindex", None, "like_first", None, _runtime("unindex", dynamic_from=2)),  # (x, grad, *positions)
@@ -275,6 +298,8 @@ _OP_LIST: list[OpSpec] = [
     OpSpec("loop", None, "control", None, Block()),
     # ``*outs, count = while(*initial, *invariant)`` with params ``test`` and ``body``.
     OpSpec("while", None, "control", None, Block()),
+    # t += a where another name holds t: fine for numbers, refused (at run time) for arrays.
+    OpSpec("no_in_place_update", 1, "like_first", None, _runtime("no_in_place_update"), effect=True),
 ]
 
 OPS: dict[str, OpSpec] = {spec.name: spec for spec in _OP_LIST}

@@ -119,6 +119,7 @@ class FunctionLowering(ControlFlowLowering, ExpressionLowering):
         self.call_stack = call_stack + (source.function.__code__,)
         # As in Python, a name assigned anywhere in the function is local everywhere in it.
         self.local_names = _assigned_names(source.tree)
+        self.aliases: dict[str, set[str]] = {}
 
     # -- errors -----------------------------------------------------------------------------
 
@@ -192,10 +193,12 @@ class FunctionLowering(ControlFlowLowering, ExpressionLowering):
             value = self.expression(node.value)
             for target in node.targets:
                 self.bind(target, value, node)
+            self.record_aliases(node)
         elif isinstance(node, ast.AugAssign):
             if not isinstance(node.target, ast.Name):
                 self.refuse_target(node.target)
             current = self.expression(ast.Name(node.target.id, ast.Load(), **_position(node.target)))
+            self.refuse_shared_update(node, current)
             operand = self.expression(node.value)
             self.bind(node.target, self.binary(node.op, current, operand, node), node)
         elif isinstance(node, ast.AnnAssign):
@@ -229,8 +232,39 @@ class FunctionLowering(ControlFlowLowering, ExpressionLowering):
             return
         self.expression(value)  # validated, then dropped: it has no effect on the output
 
+    def record_aliases(self, node: ast.Assign) -> None:
+        """Names that are one object after ``u = t`` or ``u = t = ...``: an in-place update of
+        one (``t += a`` on an array) changes the other, which SSA values do not model."""
+        names = [t.id for t in node.targets if isinstance(t, ast.Name)]
+        if isinstance(node.value, ast.Name) and node.value.id in self.env:
+            names.append(node.value.id)
+        if len(names) < 2:
+            return
+        group = set(names).union(*(self.aliases.get(name, set()) for name in names))
+        for name in group:
+            self.aliases[name] = group - {name}
+
+    def refuse_shared_update(self, node: ast.AugAssign, current: Any) -> None:
+        """``t += a`` rebinds a number but changes an array in place, and with it every name
+        for that array. Numbers are fine; an array is refused, at run time when only the run
+        time knows (the emitted code then raises this error)."""
+        target = node.target.id  # type: ignore[union-attr]
+        others = sorted(self.aliases.get(target, ()))
+        if not others or isinstance(current, Constant) or getattr(current, "scalar", False):
+            return
+        symbol = _AUGMENTED_SYMBOLS.get(type(node.op), "?=")
+        where = self.source.location(node)
+        params = (
+            ("message", f"'{target} {symbol} ...' changes in place the array that '{others[0]}' also names"),
+            ("hint", f"write {target} = {target} {symbol[:-1]} ... to make a new array (gradgen does not model arrays changed in place)"),
+            ("where", (where.filename, where.line, where.column)),
+        )
+        self.builder.add("no_in_place_update", (current,), params, self.location(node))
+
     def bind(self, target: ast.expr, value: Any, statement: ast.stmt) -> None:
         if isinstance(target, ast.Name):
+            for other in self.aliases.pop(target.id, set()):  # rebinding ends the aliasing
+                self.aliases.get(other, set()).discard(target.id)
             if isinstance(value, (Value, Constant)):
                 value = self.builder.name(value, target.id, self.location(statement))
             self.env[target.id] = value
@@ -374,6 +408,9 @@ class FunctionLowering(ControlFlowLowering, ExpressionLowering):
                     f"{what} parameters are not supported",
                     "helpers are inlined: declare each parameter by name",
                 )
+
+
+_AUGMENTED_SYMBOLS = {ast.Add: "+=", ast.Sub: "-=", ast.Mult: "*=", ast.Div: "/=", ast.Pow: "**=", ast.MatMult: "@="}
 
 
 def _assigned_names(tree: ast.FunctionDef) -> frozenset[str]:

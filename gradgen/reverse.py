@@ -61,7 +61,11 @@ def differentiate(graph: Graph, wrt: tuple[int, ...], *, check_output: bool, see
 
 
 def _reverse(equations: tuple[Equation, ...], adjoints: dict[int, Atom], needed: set[int], builder: GraphBuilder) -> None:
-    """Walk ``equations`` in reverse, adding each one's contributions to ``adjoints``."""
+    """Walk ``equations`` in reverse, adding each one's contributions to ``adjoints``.
+
+    ``np.where`` masks (``_BranchMasks``) follow adjoints within one walk; they do not enter
+    the branches and bodies of conds and loops, whose walks start afresh."""
+    masks = _BranchMasks()
     for equation in reversed(equations):
         if equation.op == "cond":
             _reverse_cond(equation, adjoints, needed, builder)
@@ -81,6 +85,7 @@ def _reverse(equations: tuple[Equation, ...], adjoints: dict[int, Atom], needed:
         for position, (atom, gradient) in enumerate(zip(equation.inputs, gradients)):
             if gradient is None or not isinstance(atom, Value):
                 continue
+            gradient = masks.apply(equation, position, gradient, builder)
             if _needs_unbroadcast(equation, position):
                 gradient = builder.add("unbroadcast", (gradient, atom), location=equation.location)
             # Only a value this rule just created may take the adjoint's name; anything older
@@ -129,6 +134,36 @@ def _branch_backward(branch: Graph, seeded: list[int], seeds: tuple[Atom, ...], 
     _reverse(branch.equations, adjoints, needed, builder)
     gradients = tuple(_final_gradient(adjoints, value, builder) for value in wrt_values)
     return builder.finish(branch.inputs + seed_inputs, gradients)
+
+
+class _BranchMasks:
+    """Which ``np.where`` branch each adjoint flows from, so nan stays out of the gradient.
+
+    In ``np.where(x > 0, np.log(x), 0.0)`` the adjoint of the log branch is 0 where x <= 0,
+    but the log's rule divides it by x: 0/0 is nan there. Every elementwise rule applied to an
+    adjoint that came from one branch is therefore masked again with that branch's condition
+    (``runtime.mask``), which makes it exactly 0 where the branch was not taken. A value
+    whose adjoint has contributions from outside the branch is not masked.
+    """
+
+    def __init__(self) -> None:
+        self.of: dict[int, tuple[tuple[Atom, bool], ...]] = {}
+
+    def apply(self, equation: Equation, position: int, gradient: Atom, builder: GraphBuilder) -> Atom:
+        inherited = self.of.get(equation.output.id, ())
+        family = ops.OPS[equation.op].family
+        target = equation.inputs[position]
+        if equation.op == "where":
+            contributed = inherited + ((equation.inputs[0], position == 1),)  # the template masked it
+        elif family == "elementwise" and inherited:
+            for condition, taken in inherited:
+                gradient = builder.add("mask", (condition, gradient), (("taken", taken),), equation.location)
+            contributed = inherited
+        else:
+            contributed = ()
+        if isinstance(target, Value):
+            self.of[target.id] = contributed if self.of.get(target.id, contributed) == contributed else ()
+        return gradient
 
 
 def _accumulate(

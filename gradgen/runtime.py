@@ -6,6 +6,8 @@ them where numpy broadcasting or a reduction must be undone. Each is small and a
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -16,6 +18,24 @@ def scalar_sign(x: float) -> float:
     if x < 0:
         return -1.0
     return x * 0.0
+
+
+def scalar_divide(numerator: float, denominator: float) -> float:
+    """``numerator / denominator`` for Python numbers with IEEE results: +-inf or nan at 0."""
+    try:
+        return numerator / denominator
+    except ZeroDivisionError:
+        if numerator == 0 or numerator != numerator:
+            return math.nan
+        return math.copysign(math.inf, numerator) * math.copysign(1.0, denominator)
+
+
+def scalar_power(base: float, exponent: float) -> float:
+    """``base ** exponent`` for Python numbers with IEEE results: inf for 0 to a negative power."""
+    try:
+        return base ** exponent
+    except ZeroDivisionError:
+        return math.inf
 
 
 def unbroadcast(gradient, like):
@@ -47,7 +67,8 @@ def expand_reduced(gradient, like, axis=None, keepdims=False):
     if not keepdims:
         for a in sorted(_normalized_axes(axis, len(shape))):
             gradient = np.expand_dims(gradient, a)
-    return np.full(shape, gradient, dtype=np.result_type(gradient, 1.0))
+    spread = np.full(shape, gradient, dtype=np.result_type(gradient, 1.0))
+    return spread[()] if not shape else spread  # a scalar stays a scalar, not a 0-d array
 
 
 def count_reduced(like, axis=None) -> int:
@@ -78,6 +99,30 @@ def _reduced_to(gradient, shape):
     if stretched:
         gradient = np.sum(gradient, axis=stretched, keepdims=True)
     return np.reshape(gradient, shape)
+
+
+def dot_vjp_left(gradient, left, right):
+    """Gradient of ``np.dot(left, right)`` with respect to ``left``.
+
+    For N-D arrays np.dot is not matmul: it contracts left's last axis with right's second to
+    last and takes an outer product over the other axes.
+    """
+    if max(np.ndim(left), np.ndim(right)) <= 2:
+        return matmul_vjp_left(gradient, left, right)
+    p, q = np.ndim(left), np.ndim(right)
+    if q == 1:
+        return np.multiply.outer(gradient, right)
+    right_axes = [*range(q - 2), q - 1]
+    return np.tensordot(gradient, right, axes=(list(range(p - 1, p - 1 + q - 1)), right_axes))
+
+
+def dot_vjp_right(gradient, left, right):
+    """Gradient of ``np.dot(left, right)`` with respect to ``right`` (see ``dot_vjp_left``)."""
+    if max(np.ndim(left), np.ndim(right)) <= 2:
+        return matmul_vjp_right(gradient, left, right)
+    p, q = np.ndim(left), np.ndim(right)
+    contracted = np.tensordot(left, gradient, axes=(list(range(p - 1)), list(range(p - 1))))
+    return contracted if q == 1 else np.moveaxis(contracted, 0, -2)
 
 
 def matmul_vjp_left(gradient, left, right):
@@ -229,3 +274,26 @@ def owned(gradient):
     """``gradient``, copied if it is an array: a returned gradient never aliases an argument
     or another returned gradient, so updating one in place cannot change the other."""
     return gradient.copy() if isinstance(gradient, np.ndarray) else gradient
+
+
+def mask(condition, gradient, taken=True):
+    """``gradient`` where ``condition == taken``, exactly 0 elsewhere.
+
+    Applied to gradients inside a branch of ``np.where``: the branch not taken may have
+    computed nan or inf (``np.where(x > 0, np.log(x), 0.0)`` at 0), and its zero adjoint times
+    that is nan. Where the condition does not line up with the gradient's shape (it was
+    broadcast), the gradient is returned unchanged.
+    """
+    shape = np.shape(gradient)
+    if np.broadcast_shapes(np.shape(condition), shape) != shape:
+        return gradient
+    return np.where(condition, gradient, 0.0) if taken else np.where(condition, 0.0, gradient)
+
+
+def no_in_place_update(value, message: str, hint: str, where: tuple[str, int, int]) -> None:
+    """Raise gradgen's located error if ``value`` is an array, which ``t += a`` would change in
+    place under another name too."""
+    if isinstance(value, np.ndarray):
+        from gradgen.errors import SourceLocation, UnsupportedSyntaxError
+
+        raise UnsupportedSyntaxError(message, SourceLocation(*where), hint)

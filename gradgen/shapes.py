@@ -31,7 +31,7 @@ _PYTHON_TYPES = {bool: "py:bool", int: "py:int", float: "py:float"}
 _PROXIES: dict[str, Any] = {"py:bool": True, "py:int": 1, "py:float": 1.0}
 _COMPARISONS = frozenset({"gt", "ge", "lt", "le", "eq", "ne"})
 _FLOATING = frozenset(
-    {"div", "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "tanh", "arctan", "mean",
+    {"ieee_div", "div", "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "tanh", "arctan", "mean",
      "log2", "log10", "sinh", "cosh", "arcsin", "arccos", "arctan2", "norm"}
 )
 # Elementwise ops spelled only as numpy functions: Python numbers come out as numpy scalars.
@@ -159,6 +159,10 @@ def _infer(equation: Equation, inputs: list[Fact]) -> Fact:
         return (), "py:float"
     if op in _COMPARISONS:
         return np.broadcast_shapes(*shapes), "py:bool" if all(d in _PROXIES for d in dtypes) else "bool"
+    if op == "no_in_place_update":
+        return shapes[0], dtypes[0]
+    if op == "mask":
+        return shapes[1], dtypes[1]
     if op == "where":
         dtypes = dtypes[1:]  # the condition's dtype does not take part
     if family == "elementwise":
@@ -189,13 +193,15 @@ def _infer(equation: Equation, inputs: list[Fact]) -> Fact:
         return tuple(shapes[0][a] for a in axes), dtypes[0]
     if op in ("copy", "unbroadcast"):
         return (shapes[0] if op == "copy" else shapes[1]), dtypes[0]
-    if op == "expand_reduced":
-        return shapes[1], _promote([dtypes[0]], floating=True)
-    if op == "zeros_like":
-        return shapes[0], _promote([dtypes[0]], floating=True)
-    if op == "matmul_vjp_left":
+    if op in ("expand_reduced", "zeros_like"):
+        # numpy arrays of the spread value's dtype (a Python number becomes a numpy dtype)
+        like = shapes[1] if op == "expand_reduced" else shapes[0]
+        source = np.asarray(_PROXIES[dtypes[0]]).dtype.name if dtypes[0] in _PROXIES else dtypes[0]
+        dtype = _promote([source], floating=True)
+        return like, ("py:float" if not like and op == "expand_reduced" else dtype)
+    if op in ("matmul_vjp_left", "dot_vjp_left"):
         return shapes[1], _promote([dtypes[0], dtypes[2]])
-    if op == "matmul_vjp_right":
+    if op in ("matmul_vjp_right", "dot_vjp_right"):
         return shapes[2], _promote([dtypes[0], dtypes[1]])
     raise ShapeError(f"no shape rule for {op}")
 

@@ -1,181 +1,61 @@
-"""An independent oracle: differentiate a scalar function with sympy and compare with gradgen.
+"""An independent oracle: differentiate a function with sympy and compare with gradgen.
 
 ``check(f, *args)`` guarantees:
 
 * sympy's side never touches gradgen's parser or graph: ``sympy_shim.symbolic_forward`` runs the
   user's own ``f`` (and its helpers) on sympy symbols and ``sympy.diff`` differentiates the result.
+* numpy functions are checked at the concrete shapes of the arrays in ``args``: each array
+  becomes an object array of symbols, one per element (``W_0_1``), and every element's partial
+  is checked like a scalar's (see ``sympy_arrays``).
 * Every partial is compared numerically at the given point (``math.isclose`` with
   ``rel_tol=1e-9, abs_tol=1e-12``; nan agrees with nan), and, when gradgen's emitted source can
   also be run on symbols, symbolically (``simplify(a - b) == 0``): "equal", "different" or
-  "undecided".
+  "undecided". For arrays, only those of at most ``SYMBOLIC_ELEMENTS`` elements are compared
+  symbolically (simplify is slow); larger ones are "undecided".
 * ``report.ok`` is True iff every partial agrees numerically and none is symbolically different.
   At a kink (max(x, y) with x == y, abs at 0) sympy's derivative takes Heaviside(0) = 1/2 while
   gradgen picks a subgradient; the numbers then differ and the report says the point is a kink.
-
-Scalar functions only for now; array arguments are refused with a clear error.
 """
 
 from __future__ import annotations
 
-import ast
 import math
 import numbers
-import operator
 import random
-import types
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy
 import sympy
 
 from gradgen.errors import GradgenError, InvalidArgumentError
-from gradgen.sympy_shim import (
-    Rebuilder,
-    SymbolicEvaluationError,
-    as_expression,
-    parameter_names,
-    parameter_symbols,
-    symbolic_forward,
+from gradgen.sympy_arrays import element_name, symbol_array
+from gradgen.sympy_emitted import symbolic_gradient
+from gradgen.sympy_report import (
+    ArrayCheck,
+    CheckReport,
+    PartialCheck,
+    SymbolicStatus,
+    values_agree,
 )
+from gradgen.sympy_shim import SymbolicEvaluationError, parameter_names, symbolic_forward
 
 __all__ = [
+    "ArrayCheck",
     "CheckReport",
     "PartialCheck",
     "SymbolicEvaluationError",
     "check",
     "compare_partial",
     "symbolic_forward",
+    "values_agree",
 ]
 
-SymbolicStatus = Literal["equal", "different", "undecided"]
-
-_EMITTED_FILENAME = "<gradgen emitted source>"
-
-
-# --- gradgen's emitted source, run on symbols ----------------------------------------------
-
-
-def symbolic_gradient(
-    gradient: Any, forward: Callable[..., Any]
-) -> tuple[sympy.Expr, ...] | None:
-    """gradgen's emitted gradients as sympy expressions, or None if they cannot run on symbols.
-
-    The emitted ``gradient.source`` is executed over the forward's patched globals, with
-    ``import math`` / ``import numpy`` answered by the sympy stand-ins and each comparison
-    (gradgen routes max/min/relu adjoints with ``grad * (x >= y)``) turned into a 0/1 Piecewise.
-    """
-    source = getattr(gradient, "source", None)
-    if not isinstance(source, str):
-        return None
-    try:
-        tree = ast.fix_missing_locations(_ComparisonsToIndicators().visit(_DropGuard().visit(ast.parse(source))))
-        code = compile(tree, _EMITTED_FILENAME, "exec")
-        rebuilder = Rebuilder()
-        before = dict(rebuilder.globals_for(forward.__globals__, code))  # type: ignore
-        before[_INDICATOR] = _indicator
-        namespace = dict(before)
-        exec(code, namespace)
-        emitted = _emitted_function(namespace, getattr(gradient, "__name__", ""))
-        if emitted is None:
-            return None
-        # Names the source bound itself (gradgen.runtime helpers it imports) need stand-ins too.
-        for name, value in list(namespace.items()):
-            if name not in before or before[name] is not value:
-                if not _is_emitted(value):
-                    namespace[name] = rebuilder.value(value)
-        result = emitted(*parameter_symbols(forward))
-        values = result if isinstance(result, (tuple, list)) else (result,)
-        return tuple(as_expression(value, "gradgen's gradient returned") for value in values)
-    except Exception:  # e.g. `if x > 0` on a symbol: the numeric comparison still stands
-        return None
-
-
-class _DropGuard(ast.NodeTransformer):
-    """Remove the fast path's argument guard (``if x.__class__ is not float: return
-    __gradgen_fallback(...)``): symbols are not floats, and the code after it is what to check."""
-
-    def visit_If(self, node: ast.If) -> ast.AST | None:
-        body = node.body
-        if (
-            len(body) == 1
-            and isinstance(body[0], ast.Return)
-            and isinstance(body[0].value, ast.Call)
-            and isinstance(body[0].value.func, ast.Name)
-            and body[0].value.func.id == "__gradgen_fallback"
-        ):
-            return None
-        return self.generic_visit(node)
-
-
-_INDICATOR = "__gradgen_check_indicator__"
-
-_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
-    "Lt": operator.lt, "LtE": operator.le, "Gt": operator.gt, "GtE": operator.ge,
-    "Eq": operator.eq, "NotEq": operator.ne,
-}  # fmt: skip
-
-
-class _ComparisonsToIndicators(ast.NodeTransformer):
-    """``g * (a >= b)`` -> ``g * __gradgen_check_indicator__("GtE", a, b)``.
-
-    Only comparisons used as numbers (operands of arithmetic) change; a comparison that decides
-    a branch keeps raising on symbols, so that such code is reported as undecided.
-    """
-
-    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
-        self.generic_visit(node)
-        node.left = self._indicator_call(node.left)
-        node.right = self._indicator_call(node.right)
-        return node
-
-    def _indicator_call(self, operand: ast.expr) -> ast.expr:
-        if not isinstance(operand, ast.Compare) or len(operand.ops) != 1:
-            return operand
-        relation = type(operand.ops[0]).__name__
-        if relation not in _COMPARISONS:
-            return operand
-        arguments = [ast.Constant(relation), operand.left, operand.comparators[0]]
-        call = ast.Call(ast.Name(_INDICATOR, ast.Load()), arguments, [])
-        return ast.copy_location(call, operand)
-
-
-def _indicator(relation: str, left: Any, right: Any) -> Any:
-    """1 where the comparison holds, else 0: what ``gradient * (a >= b)`` means on numbers."""
-    if not isinstance(left, sympy.Basic) and not isinstance(right, sympy.Basic):
-        return _COMPARISONS[relation](left, right)
-    # A step function, like sympy's own derivative of Max/Min/Abs; the second argument is
-    # its value at the tie, which follows the comparison's strictness.
-    if relation in ("Gt", "GtE"):
-        return sympy.Heaviside(left - right, 1 if relation == "GtE" else 0)
-    if relation in ("Lt", "LtE"):
-        return sympy.Heaviside(right - left, 1 if relation == "LtE" else 0)
-    condition = sympy.Eq(left, right) if relation == "Eq" else sympy.Ne(left, right)
-    return sympy.Piecewise((1, condition), (0, True))
-
-
-def _is_emitted(value: Any) -> bool:
-    return isinstance(value, types.FunctionType) and value.__code__.co_filename == _EMITTED_FILENAME
-
-
-def _emitted_function(namespace: dict, preferred_name: str) -> types.FunctionType | None:
-    defined = {name: value for name, value in namespace.items() if _is_emitted(value)}
-    if preferred_name in defined:
-        return defined[preferred_name]
-    if len(defined) == 1:
-        return next(iter(defined.values()))
-    return None
+SYMBOLIC_ELEMENTS = 12  # arrays up to this size are also compared symbolically, element by element
+MAX_ELEMENTS = 256  # all array arguments together; sympy differentiates once per element
 
 
 # --- comparing one partial -------------------------------------------------------------------
-
-
-def values_agree(gradgen_value: float, sympy_value: float) -> bool:
-    """Equal to 1e-9 relative / 1e-12 absolute; two nans agree."""
-    if math.isnan(gradgen_value) and math.isnan(sympy_value):
-        return True
-    return math.isclose(gradgen_value, sympy_value, rel_tol=1e-9, abs_tol=1e-12)
 
 
 def evaluate_at(expression: sympy.Expr, point: Mapping[sympy.Symbol, float]) -> float:
@@ -236,20 +116,6 @@ def _differ_somewhere(first: sympy.Expr, second: sympy.Expr, tries: int = 8) -> 
     return False
 
 
-@dataclass(frozen=True, slots=True)
-class PartialCheck:
-    """One partial derivative, as gradgen and sympy see it."""
-
-    name: str
-    gradgen_value: float
-    sympy_value: float
-    sympy_derivative: sympy.Expr
-    symbolic_status: SymbolicStatus
-    ok: bool
-    gradgen_expression: sympy.Expr | None = None
-    on_a_kink: bool = False  # a step in sympy's derivative switches exactly at the point
-
-
 def compare_partial(
     name: str,
     gradgen_value: float,
@@ -279,75 +145,19 @@ def _on_a_kink(derivative: sympy.Expr, point: Mapping[sympy.Symbol, float]) -> b
     return any(step.args[0].subs(exact) == 0 for step in steps)
 
 
-# --- the report ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class CheckReport:
-    """Every checked partial of one function at one point; ``str()`` renders a table."""
-
-    function_name: str
-    parameter_names: tuple[str, ...]
-    point: tuple[float, ...]
-    partials: tuple[PartialCheck, ...]
-
-    @property
-    def ok(self) -> bool:
-        return all(partial.ok for partial in self.partials)
-
-    def __str__(self) -> str:
-        arguments = ", ".join(f"{n}={v!r}" for n, v in zip(self.parameter_names, self.point))
-        rows = [("partial", "gradgen", "sympy", "symbolic", "result")]
-        rows += [
-            (p.name, repr(p.gradgen_value), repr(p.sympy_value), p.symbolic_status,
-             "ok" if p.ok else "MISMATCH")
-            for p in self.partials
-        ]  # fmt: skip
-        widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-        lines = [f"check {self.function_name}({arguments})"]
-        for row in rows:
-            lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
-        lines.append("sympy derivatives:")
-        for partial in self.partials:
-            lines.append(f"  d/d{partial.name} = {partial.sympy_derivative}")
-            if partial.symbolic_status == "different":
-                lines.append(f"  gradgen's d/d{partial.name} = {partial.gradgen_expression}")
-        lines.append(self._verdict())
-        return "\n".join(lines)
-
-    def _verdict(self) -> str:
-        if self.ok:
-            count = len(self.partials)
-            return "ok: 1 partial agrees" if count == 1 else f"ok: all {count} partials agree"
-        problems = []
-        for partial in self.partials:
-            if partial.ok:
-                continue
-            if not values_agree(partial.gradgen_value, partial.sympy_value):
-                kink = ""
-                if partial.on_a_kink:
-                    kink = "; on a kink, where sympy takes Heaviside(0) = 1/2"
-                problems.append(
-                    f"{partial.name} (gradgen {partial.gradgen_value!r}, "
-                    f"sympy {partial.sympy_value!r}{kink})"
-                )
-            else:
-                problems.append(f"{partial.name} (symbolically different)")
-        return "MISMATCH: " + ", ".join(problems)
-
-
 # --- the entry point -------------------------------------------------------------------------
 
 
 def check(
     f: Callable[..., Any],
-    *args: float,
+    *args: float | numpy.ndarray,
     wrt: int | str | Sequence[int | str] | None = None,
     optimize: bool = True,
 ) -> CheckReport:
-    """Compare gradgen's gradient of scalar ``f`` at ``args`` with sympy's derivative.
+    """Compare gradgen's gradient of scalar-valued ``f`` at ``args`` with sympy's derivative.
 
-    ``wrt`` is as in ``grad`` (a parameter index or name, or a tuple of them); None means all.
+    ``args`` are numbers or numpy arrays (checked at their shapes). ``wrt`` is as in ``grad``
+    (a parameter index or name, or a tuple of them); None means all.
 
     >>> import math
     >>> def softplus(x):
@@ -363,9 +173,8 @@ def check(
     names = parameter_names(f)
     point = _point(f.__qualname__, names, args)
     wrt_names = normalize_wrt(f.__qualname__, names, wrt)
-    symbols = dict(zip(names, parameter_symbols(f)))
-    forward = symbolic_forward(f)
-    derivatives = [sympy.diff(forward, symbols[name]) for name in wrt_names]
+    symbols = _symbolic_arguments(names, point)
+    forward = symbolic_forward(f, symbols)
 
     from gradgen.api import grad
 
@@ -377,15 +186,83 @@ def check(
             f"gradgen's gradient of {f.__qualname__} returned {len(values)} values for "
             f"{len(wrt_names)} partials (a bug in gradgen)"
         )
-    expressions = symbolic_gradient(gradient, f)
+    expressions = symbolic_gradient(gradient, f, symbols)
     if expressions is None or len(expressions) != len(wrt_names):
         expressions = (None,) * len(wrt_names)
-    substitution = {symbols[name]: value for name, value in zip(names, point)}
-    partials = tuple(
-        compare_partial(name, _gradgen_number(value, name), derivative, substitution, expression)
-        for name, value, derivative, expression in zip(wrt_names, values, derivatives, expressions)
+    substitution: dict[sympy.Symbol, float] = {}
+    for symbol, value in zip(symbols, point):
+        if isinstance(symbol, numpy.ndarray):
+            substitution.update(zip(symbol.flat, numpy.asarray(value, dtype=float).flat))
+        else:
+            substitution[symbol] = value
+    by_name = dict(zip(names, zip(symbols, point)))
+    partials: list[PartialCheck] = []
+    arrays: list[ArrayCheck] = []
+    for name, value, expression in zip(wrt_names, values, expressions):
+        symbol, argument = by_name[name]
+        if not isinstance(symbol, numpy.ndarray):
+            derivative = sympy.diff(forward, symbol)
+            number = _gradgen_number(value, name)
+            if not isinstance(expression, sympy.Expr):
+                expression = None
+            partials.append(compare_partial(name, number, derivative, substitution, expression))
+            continue
+        array = _compare_array(name, symbol, value, forward, substitution, expression)
+        arrays.append(array)
+        partials.extend(array.elements)
+    return CheckReport(f.__qualname__, names, point, tuple(partials), tuple(arrays))
+
+
+def _compare_array(
+    name: str,
+    symbols: numpy.ndarray,
+    gradgen_value: Any,
+    forward: sympy.Expr,
+    point: Mapping[sympy.Symbol, float],
+    gradgen_expressions: Any,
+) -> ArrayCheck:
+    """Every element's partial of one array argument."""
+    if numpy.shape(gradgen_value) != symbols.shape:
+        raise GradgenError(
+            f"gradgen's gradient for '{name}' has shape {numpy.shape(gradgen_value)}, not the "
+            f"argument's {symbols.shape} (a bug in gradgen)"
+        )
+    symbolic = (
+        isinstance(gradgen_expressions, numpy.ndarray)
+        and gradgen_expressions.shape == symbols.shape
+        and symbols.size <= SYMBOLIC_ELEMENTS
     )
-    return CheckReport(f.__qualname__, names, point, partials)
+    values = numpy.asarray(gradgen_value)
+    elements = []
+    for index in numpy.ndindex(*symbols.shape):
+        label = element_name(name, index)
+        derivative = sympy.diff(forward, symbols[index])
+        number = _gradgen_number(values[index], label)
+        expression = gradgen_expressions[index] if symbolic else None
+        elements.append(compare_partial(label, number, derivative, point, expression))
+    return ArrayCheck(name, symbols.shape, tuple(elements))
+
+
+def _symbolic_arguments(
+    names: tuple[str, ...], point: tuple[Any, ...]
+) -> tuple[sympy.Symbol | numpy.ndarray, ...]:
+    """A real symbol per scalar, an object array of them per array; their names must differ."""
+    symbols = tuple(
+        symbol_array(name, value.shape)
+        if isinstance(value, numpy.ndarray)
+        else sympy.Symbol(name, real=True)
+        for name, value in zip(names, point)
+    )
+    seen: set[str] = set()
+    for symbol in symbols:
+        for element in numpy.ravel(numpy.asarray(symbol, dtype=object)):
+            if element.name in seen:
+                raise InvalidArgumentError(
+                    f"the sympy check names array elements like '{element.name}', which is "
+                    "also another parameter's name; rename that parameter"
+                )
+            seen.add(element.name)
+    return symbols
 
 
 def normalize_wrt(
@@ -416,17 +293,25 @@ def normalize_wrt(
     return tuple(chosen)
 
 
-def _point(function_name: str, names: tuple[str, ...], args: tuple[Any, ...]) -> tuple[float, ...]:
+def _point(function_name: str, names: tuple[str, ...], args: tuple[Any, ...]) -> tuple[Any, ...]:
     if len(args) != len(names):
         raise InvalidArgumentError(
             f"check({function_name}, ...) got {len(args)} values for {len(names)} parameters "
             f"({', '.join(names)})"
         )
-    return tuple(_scalar(value, name) for name, value in zip(names, args))
+    point = tuple(_argument(value, name) for name, value in zip(names, args))
+    elements = sum(value.size for value in point if isinstance(value, numpy.ndarray))
+    if elements > MAX_ELEMENTS:
+        raise InvalidArgumentError(
+            f"the arrays given to check({function_name}, ...) have {elements} elements in all; "
+            f"the sympy check differentiates per element and takes at most {MAX_ELEMENTS}",
+            hint="check at smaller shapes: the code gradgen emits is the same for every shape",
+        )
+    return point
 
 
 def _gradgen_number(value: Any, name: str) -> float:
-    if isinstance(value, numpy.ndarray) and value.ndim == 0:
+    if isinstance(value, (numpy.ndarray, numpy.generic)) and numpy.ndim(value) == 0:
         value = value.item()
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return float(value)
@@ -436,14 +321,21 @@ def _gradgen_number(value: Any, name: str) -> float:
     )
 
 
-def _scalar(value: Any, name: str) -> float:
+def _argument(value: Any, name: str) -> float | numpy.ndarray:
+    """A float, or a float array of at least one dimension."""
     if isinstance(value, numpy.ndarray) and value.ndim == 0:
         value = value.item()
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return float(value)
-    if isinstance(value, (numpy.ndarray, list, tuple)):
+    if isinstance(value, numpy.ndarray):
+        if value.dtype.kind not in "fiu" or value.size == 0:
+            raise InvalidArgumentError(
+                f"'{name}' is an array of {value.dtype} with shape {value.shape}; the sympy check "
+                "needs a non-empty array of real numbers"
+            )
+        return value.astype(float)
+    if isinstance(value, (list, tuple)):
         raise InvalidArgumentError(
-            f"'{name}' is an array; the sympy check supports scalar arguments only (arrays are "
-            "not yet supported)"
+            f"'{name}' is a {type(value).__name__}; pass arrays as numpy arrays (np.array(...))"
         )
-    raise InvalidArgumentError(f"'{name}' is {type(value).__name__}, expected a real number")
+    raise InvalidArgumentError(f"'{name}' is {type(value).__name__}, expected a real number or a numpy array")

@@ -10,9 +10,13 @@
   ``min``/``max`` and a body's own ``import math`` / ``import numpy`` answer with sympy
   equivalents (``log1p(x)`` -> ``log(1 + x)``, ``maximum`` -> ``Max``, ...). ``abs`` and ``**``
   already work on sympy expressions.
-* The result is one sympy expression in real symbols named after the parameters, with floats
-  turned into exact rationals; anything else (a branch on a symbol, a function with no sympy
-  equivalent) is a ``SymbolicEvaluationError`` pointing at the user's line.
+* Array arguments are object arrays of symbols, one per element; numpy's elementwise functions
+  map over them and its structural ones (``np.sum``, ``@``, indexing...) run as they are (see
+  ``sympy_arrays``).
+* The result is one sympy expression in real symbols named after the parameters (``W_0_1`` for
+  an element of array ``W``), with floats turned into exact rationals; anything else (a branch
+  on a symbol, a function with no sympy equivalent, an array output) is a
+  ``SymbolicEvaluationError`` pointing at the user's line.
 """
 
 from __future__ import annotations
@@ -23,12 +27,13 @@ import inspect
 import math
 import numbers
 import types
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy
 import sympy
 
+from gradgen import sympy_arrays
 from gradgen.errors import GradgenError, InvalidArgumentError, SourceLocation
 
 
@@ -84,11 +89,15 @@ def _hypot(*coordinates: Any) -> sympy.Expr:
 
 
 def _where(condition: Any, if_true: Any, if_false: Any) -> sympy.Expr:
+    if isinstance(condition, sympy.Expr):  # a 0/1 indicator from np.greater and friends
+        condition = sympy.Ne(condition, 0)
     return sympy.Piecewise((if_true, condition), (if_false, True))
 
 
 def _clip(x: Any, low: Any, high: Any) -> sympy.Expr:
-    return sympy.Min(sympy.Max(x, low), high)
+    if low is not None:
+        x = sympy.Max(x, low)
+    return x if high is None else sympy.Min(x, high)
 
 
 def _as_is(x: Any) -> Any:
@@ -140,8 +149,21 @@ class SympyModuleShim:
         return f"<sympy stand-in for {self._module_name}>"
 
 
-MATH_SHIM = SympyModuleShim("math", _MATH_MEMBERS)
-NUMPY_SHIM = SympyModuleShim("numpy", _NUMPY_MEMBERS)
+# Elementwise stand-ins map over object arrays of symbols; structural functions (np.sum, @ ...)
+# already work on them. A numpy name in neither table is refused.
+_NUMPY_ARRAY_MEMBERS: dict[str, Any] = {
+    **sympy_arrays.structural_members(),
+    **sympy_arrays.elementwise_members(_NUMPY_MEMBERS),
+}
+_LINALG_MEMBERS: dict[str, Any] = {"norm": sympy_arrays.norm}
+
+_MATH_STAND_INS = sympy_arrays.scalar_members(_MATH_MEMBERS)  # math refuses arrays
+
+MATH_SHIM = SympyModuleShim("math", _MATH_STAND_INS)
+LINALG_SHIM = SympyModuleShim("numpy.linalg", _LINALG_MEMBERS)
+NUMPY_SHIM = SympyModuleShim("numpy", {**_NUMPY_ARRAY_MEMBERS, "linalg": LINALG_SHIM})
+# For gradgen's own runtime helpers: the same stand-ins, and numpy itself for the rest.
+LENIENT_NUMPY_SHIM = SympyModuleShim("numpy", {**_NUMPY_ARRAY_MEMBERS, "linalg": LINALG_SHIM}, numpy)
 
 
 @functools.cache
@@ -150,23 +172,30 @@ def _replacements_by_identity() -> dict[int, tuple[Any, Any]]:
     table: dict[int, tuple[Any, Any]] = {
         id(math): (math, MATH_SHIM),
         id(numpy): (numpy, NUMPY_SHIM),
+        id(numpy.linalg): (numpy.linalg, LINALG_SHIM),
     }
-    for module, members in ((math, _MATH_MEMBERS), (numpy, _NUMPY_MEMBERS)):
+    tables = ((math, _MATH_STAND_INS), (numpy, _NUMPY_ARRAY_MEMBERS), (numpy.linalg, _LINALG_MEMBERS))
+    for module, members in tables:
         for name, stand_in in members.items():
             real = getattr(module, name, None)
             # Only functions and the named constants: numpy also has e.g. newaxis = None.
-            if real is not None and (callable(real) or name in ("pi", "e", "inf", "tau")):
+            if real is not None and real is not stand_in and (
+                callable(real) or name in ("pi", "e", "inf", "tau")
+            ):
                 table[id(real)] = (real, stand_in)
-    try:
-        from gradgen import runtime
-    except ImportError:  # the compiler core is optional for the oracle
-        return table
+    runtime = _runtime_module()
     scalar_sign = getattr(runtime, "scalar_sign", None)
     if scalar_sign is not None:
         table[id(scalar_sign)] = (scalar_sign, sympy.sign)
-        runtime_shim = SympyModuleShim("gradgen.runtime", {"scalar_sign": sympy.sign}, runtime)
-        table[id(runtime)] = (runtime, runtime_shim)
     return table
+
+
+def _runtime_module() -> types.ModuleType | None:
+    try:
+        from gradgen import runtime
+    except ImportError:  # the compiler core is optional for the oracle
+        return None
+    return runtime
 
 
 def _any_symbolic(values: Iterable[Any]) -> bool:
@@ -225,11 +254,16 @@ class Rebuilder:
         self._functions: dict[int, tuple[types.FunctionType, types.FunctionType]] = {}
         self._globals: dict[int, tuple[dict, dict, set[str]]] = {}
         self.codes: set[types.CodeType] = set()
+        self._runtime_stand_in: SympyModuleShim | None = None
 
     def value(self, value: Any) -> Any:
         known = self._stand_ins.get(id(value))
         if known is not None and known[0] is value:
             return known[1]
+        if value is _runtime_module() and value is not None:
+            if self._runtime_stand_in is None:
+                self._runtime_stand_in = self._runtime(value)
+            return self._runtime_stand_in
         if isinstance(value, types.FunctionType):
             return self.function(value)
         return value
@@ -271,6 +305,27 @@ class Rebuilder:
         self._patch_names(original, _referenced_names(code))
         return known[1]
 
+    def _runtime(self, runtime: types.ModuleType) -> SympyModuleShim:
+        """gradgen.runtime with its helpers rebuilt over numpy stand-ins that handle symbols.
+
+        The helpers are gradgen's own code, so unlike a user's function they may use any
+        numpy function; those without a stand-in are numpy's own.
+        """
+        original = vars(runtime)
+        if id(original) not in self._globals:
+            patched = dict(original)
+            patched["__builtins__"] = SYMBOLIC_BUILTINS
+            lenient = {name for name, member in original.items() if member is numpy}
+            patched.update(dict.fromkeys(lenient, LENIENT_NUMPY_SHIM))
+            self._globals[id(original)] = (original, patched, lenient)
+        members = {
+            name: self.value(member)
+            for name, member in original.items()
+            if isinstance(member, types.FunctionType) and member.__module__ == runtime.__name__
+        }
+        members["astype"] = sympy_arrays.astype
+        return SympyModuleShim("gradgen.runtime", members)
+
     def _patch_names(self, original: dict, names: Iterable[str]) -> None:
         _, patched, done = self._globals[id(original)]
         for name in sorted(set(names) - done):
@@ -304,8 +359,12 @@ def parameter_symbols(function: Callable[..., Any]) -> tuple[sympy.Symbol, ...]:
     return tuple(sympy.Symbol(name, real=True) for name in parameter_names(function))
 
 
-def symbolic_forward(function: Callable[..., Any]) -> sympy.Expr:
-    """Run ``function`` on its parameter symbols and return the sympy expression it computes.
+def symbolic_forward(
+    function: Callable[..., Any], arguments: Sequence[Any] | None = None
+) -> sympy.Expr:
+    """Run ``function`` on symbolic ``arguments`` (default: one symbol per parameter) and
+    return the scalar sympy expression it computes. An array argument is an object array of
+    symbols (``sympy_arrays.symbol_array``).
 
     >>> import math
     >>> def softplus(x):
@@ -313,7 +372,7 @@ def symbolic_forward(function: Callable[..., Any]) -> sympy.Expr:
     >>> symbolic_forward(softplus)
     log(exp(x) + 1)
     """
-    symbols = parameter_symbols(function)
+    symbols = parameter_symbols(function) if arguments is None else tuple(arguments)
     rebuilder = Rebuilder()
     rebuilt = rebuilder.function(function)  # type: ignore[arg-type]
     try:
@@ -323,8 +382,9 @@ def symbolic_forward(function: Callable[..., Any]) -> sympy.Expr:
             f"cannot build {function.__qualname__} symbolically: running it on sympy symbols "
             f"raised {type(error).__name__}: {error}",
             _failure_location(error, rebuilder.codes),
-            hint="the sympy check needs straight-line scalar code whose math/numpy calls have "
-            "sympy equivalents; branching on a parameter's value is not supported",
+            hint="the sympy check needs straight-line code whose math/numpy calls have sympy "
+            "equivalents; branching on a parameter's value, comparisons used as numbers and "
+            "array methods other than numpy's structural ones are not supported",
         ) from error
     return as_expression(result, f"{function.__qualname__} returned")
 
@@ -351,8 +411,14 @@ def _failure_location(
 
 def as_expression(value: Any, what: str) -> sympy.Expr:
     """``value`` as a sympy expression with exact rationals; ``what`` begins the error message."""
+    if isinstance(value, numpy.ndarray) and value.ndim == 0:
+        value = value.item()
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         value = sympy.sympify(float(value))
+    if isinstance(value, numpy.ndarray):
+        raise SymbolicEvaluationError(
+            f"{what} an array of shape {value.shape} on sympy symbols; a scalar is required"
+        )
     if not isinstance(value, sympy.Expr):
         raise SymbolicEvaluationError(
             f"{what} {type(value).__name__} on sympy symbols; a scalar expression is required"

@@ -26,8 +26,9 @@ def div(x, y, z, grad_z):
 
 
 def pow(x, y, z, grad_z):
-    # dz/dx = y * x**(y - 1), dz/dy = x**y * log(x) = z * log(x)
-    grad_x = grad_z * y * x ** (y - 1)
+    # dz/dx = y * x**(y - 1), dz/dy = x**y * log(x) = z * log(x); x**(y - 1) is inf, not an
+    # exception, at x = 0 with y < 1
+    grad_x = grad_z * y * ieee_pow(x, y - 1)
     grad_y = grad_z * z * log(x)
 
 

@@ -23,8 +23,8 @@ def expm1(x, z, grad_z):
 
 
 def sqrt(x, z, grad_z):
-    # d sqrt(x)/dx = 1/(2 sqrt(x)) = 0.5/z
-    grad_x = grad_z * 0.5 / z
+    # d sqrt(x)/dx = 1/(2 sqrt(x)) = 0.5/z, which is +inf at x = 0 (never an exception)
+    grad_x = grad_z * ieee_div(0.5, z)
 
 
 def sin(x, z, grad_z):

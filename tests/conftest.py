@@ -2,6 +2,10 @@
 
 import os
 
+# gradgen.api reads this when first imported (after this file): verify the graph after every
+# optimization pass, not only at the end.
+os.environ.setdefault("GRADGEN_VERIFY_PASSES", "1")
+
 
 def pytest_addoption(parser):
     parser.addoption(

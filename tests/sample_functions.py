@@ -76,3 +76,40 @@ scaled_exp = make_scaled_exp(3.0)
 
 def uses_factorial(x):
     return math.factorial(x)
+
+
+# --- numpy functions, checked at small concrete shapes ------------------------------------------
+
+
+def squared_norm_of_product(W, x):
+    # ||W x||^2: grad_W = 2 q x^T with q = W x.
+    q = W @ x
+    return np.sum(q**2)
+
+
+def softmax_regression(W, x, b, t):
+    z = W @ x + b
+    y = np.exp(z) / np.sum(np.exp(z))
+    L = -np.sum(t * np.log(y))
+    return L
+
+
+def two_layer_relu_net(x, W1, W2, y):
+    # The seed's 2-layer net: s = x W1, a = relu(s), y_hat = a W2, squared error.
+    s = x @ W1
+    a = np.maximum(s, 0.0)
+    y_hat = a @ W2
+    return 0.5 * np.sum((y_hat - y) ** 2)
+
+
+def broadcast_outer_sum(c, r):
+    # (3, 1) + (1, 2) -> (3, 2): each gradient sums over the axis its argument was broadcast along.
+    return np.sum(np.tanh(c + r) * np.sqrt(c * c + 1.0))
+
+
+def array_output(x):
+    return np.exp(x)
+
+
+def math_on_an_array(x):
+    return math.exp(x)

@@ -198,7 +198,6 @@ class TestConventions:
         np.testing.assert_array_equal(gradients[0], [[2.0, 0.0]])
         np.testing.assert_array_equal(gradients[1], [1.0, 6.0])
 
-    @pytest.mark.xfail(strict=True, reason="lead handles where-masking")
     def test_where_guarding_log_has_no_nan(self, path: str) -> None:
         x = np.array([2.0, 0.0, -1.0])
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -39,8 +39,12 @@ def test_multiplying_by_one_is_dropped_only_when_the_type_stays_float():
     drop = graph_of(Equation("div", (x, y), (t,)), Equation("mul", (t, Constant(1.0)), (product,)))
     simplified = simplify(drop)
     assert [eq.op for eq in simplified.equations] == ["div"] and simplified.outputs[0].name == "p"
-    # An int 1 never changes the type.
-    assert simplify(graph_of(Equation("mul", (Constant(1), x), (product,)))).outputs == (x,)
+    # An int 1 changes no number's type, but it turns a bool array into an int array.
+    integer = Value(0, "x", True, dtype="py:int")
+    assert simplify(graph_of(Equation("mul", (Constant(1), integer), (product,)), inputs=(integer, y))).outputs == (integer,)
+    mask = Value(0, "m", False, shape=(3,), dtype="bool")
+    kept = graph_of(Equation("mul", (Constant(1), mask), (product,)), inputs=(mask, y))
+    assert simplify(kept) == kept
 
 
 def test_zero_times_a_value_is_kept():

@@ -13,12 +13,14 @@ x, y = rng.normal(size=(32, 8)), rng.normal(size=(32, 8))
 def test_the_25_line_net_specializes_to_the_seeds_hand_written_backward():
     gradient = gradgen.grad(seeds.two_layer_loss, wrt=("W1", "W2"))
     source = gradient.source_for(W1, W2, x, y)
+    # The seed's lines 18-22: dy_hat = y_hat - y; dW2 = a.T.dot(dy_hat); da = dy_hat.dot(W2.T);
+    # ds = (s > 0) * da; dW1 = x.T.dot(ds)
     for line in (
         "grad_y_hat = y_hat - y",
-        "grad_a = grad_y_hat @ W2.T",
-        "grad_W2 = a.T @ grad_y_hat",
+        "grad_a = grad_y_hat.dot(W2.T)",
+        "grad_W2 = a.T.dot(grad_y_hat)",
         "grad_s = grad_a * (s >= 0)",
-        "grad_W1 = x.T @ grad_s",
+        "grad_W1 = x.T.dot(grad_s)",
     ):
         assert f"    {line}\n" in source
     assert "runtime" not in source and "grad_x" not in source

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import sympy
 
-from gradgen import sympy_shim
+from gradgen import sympy_arrays, sympy_shim
 from gradgen.errors import GradgenError, InvalidArgumentError
 from gradgen.sympy_bridge import (
     CheckReport,
@@ -313,9 +313,27 @@ def test_check_wants_one_value_per_parameter():
         check(sample_functions.neuron, 1.0, 2.0)
 
 
-def test_check_refuses_arrays_for_now():
-    with pytest.raises(InvalidArgumentError, match="not yet supported"):
-        check(sample_functions.softplus, np.array([1.0, 2.0]))
+def test_check_refuses_math_on_an_array_as_python_does():
+    with pytest.raises(SymbolicEvaluationError, match="math.exp takes numbers, not arrays"):
+        check(sample_functions.math_on_an_array, np.array([1.0, 2.0]))
+
+
+@pytest.mark.parametrize(
+    "argument, message",
+    [
+        ([1.0, 2.0], "pass arrays as numpy arrays"),
+        (np.array(["a"]), "needs a non-empty array of real numbers"),
+        (np.zeros(300), "takes at most 256"),
+    ],
+)
+def test_check_refuses_arrays_it_cannot_use(argument, message):
+    with pytest.raises(InvalidArgumentError, match=message):
+        check(sample_functions.array_output, argument)
+
+
+def test_an_array_output_cannot_be_checked():
+    with pytest.raises(SymbolicEvaluationError, match=r"array of shape \(2,\).*a scalar is required"):
+        check(sample_functions.array_output, np.array([1.0, 2.0]))
 
 
 @pytest.mark.parametrize("wrt", ["z", 5, ("w0", "w0"), ()])
@@ -368,3 +386,105 @@ def test_check_docstring_example():
     from gradgen import sympy_bridge
 
     assert doctest.testmod(sympy_bridge).failed == 0
+
+
+# --- check() on numpy functions, at small concrete shapes --------------------------------------
+
+RNG = np.random.default_rng(4)
+W23, X3 = RNG.normal(size=(2, 3)), RNG.normal(size=3)
+
+
+def test_numpy_elementwise_functions_map_over_symbol_arrays():
+    x = sympy_arrays.symbol_array("x", (2,))
+    assert list(sympy_shim.NUMPY_SHIM.exp(x)) == [sympy.exp(x[0]), sympy.exp(x[1])]
+    assert list(sympy_shim.NUMPY_SHIM.maximum(x, 0)) == [sympy.Max(x[0], 0), sympy.Max(x[1], 0)]
+    assert sympy_shim.NUMPY_SHIM.max(x) == sympy.Max(x[0], x[1])
+    assert sympy_shim.NUMPY_SHIM.tanh(x[0]) == sympy.tanh(x[0])  # scalars as before
+
+
+def test_the_norm_of_w_x_squared_has_gradient_2_q_x_transposed():
+    report = check(sample_functions.squared_norm_of_product, W23, X3)
+    assert report.ok, str(report)
+    (w_check, x_check) = report.arrays
+    assert (w_check.name, w_check.shape, len(w_check.elements)) == ("W", (2, 3), 6)
+    q = W23 @ X3
+    expected = 2 * np.outer(q, X3)
+    assert [p.sympy_value for p in w_check.elements] == pytest.approx(expected.ravel(), rel=1e-12)
+    assert [p.name for p in w_check.elements][:2] == ["W[0, 0]", "W[0, 1]"]
+    assert all(p.symbolic_status == "equal" for p in report.partials), str(report)
+
+
+def test_softmax_regression_at_small_shapes():
+    W, x, b = RNG.normal(size=(3, 2)), RNG.normal(size=2), RNG.normal(size=3)
+    t = np.array([0.2, 0.5, 0.3])
+    report = check(sample_functions.softmax_regression, W, x, b, t, wrt=("W", "b"))
+    assert report.ok, str(report)
+    assert [(a.name, a.shape) for a in report.arrays] == [("W", (3, 2)), ("b", (3,))]
+    z = W @ x + b
+    y = np.exp(z) / np.sum(np.exp(z))
+    assert [p.sympy_value for p in report.arrays[1].elements] == pytest.approx(y - t, rel=1e-9)
+
+
+def test_the_two_layer_relu_net_away_from_kinks():
+    x = np.array([[0.5, -1.0, 2.0], [1.5, 0.3, -0.7]])
+    W1 = np.array([[0.4, -0.2], [0.1, 0.3], [-0.5, 0.6]])
+    W2 = np.array([[0.7], [-1.2]])
+    y = np.array([[0.3], [-0.4]])
+    assert np.all(np.abs(x @ W1) > 0.05)  # no unit sits on its kink
+    report = check(sample_functions.two_layer_relu_net, x, W1, W2, y, wrt=("W1", "W2"))
+    assert report.ok, str(report)
+    assert not any(p.on_a_kink for p in report.partials)
+    assert all(p.symbolic_status == "equal" for p in report.partials), str(report)
+
+
+def test_a_broadcast_argument_gets_its_gradient_summed_back():
+    c, r = np.array([[0.1], [-0.4], [0.9]]), np.array([[0.3, -0.2]])
+    report = check(sample_functions.broadcast_outer_sum, c, r)
+    assert report.ok, str(report)
+    assert [(a.name, a.shape) for a in report.arrays] == [("c", (3, 1)), ("r", (1, 2))]
+    text = str(report)
+    assert "c: shape (3, 1), 3 elements compared, max |gradgen - sympy| " in text
+    assert "r[0, 1]" in text and text.splitlines()[-1] == "ok: all 5 partials agree"
+
+
+def test_a_large_array_gets_a_summary_and_no_rows():
+    W, x = RNG.normal(size=(4, 4)), RNG.normal(size=4)
+    report = check(sample_functions.squared_norm_of_product, W, x)
+    assert report.ok, str(report)
+    assert {p.symbolic_status for p in report.arrays[0].elements} == {"undecided"}
+    text = str(report)
+    assert "W: shape (4, 4), 16 elements compared" in text
+    assert "W[0, 0]" not in text.split("arrays:")[0] and "x[3]" in text
+
+
+def test_a_wrong_array_gradient_is_a_mismatch(monkeypatch):
+    import gradgen.api
+
+    real_grad = gradgen.api.grad
+
+    def wrong_grad(f, wrt=0, **options):
+        gradient = real_grad(f, wrt=wrt, **options)
+
+        def off_by_one_element(*args):
+            (grad_W,) = gradient(*args)
+            grad_W = grad_W.copy()
+            grad_W[1, 2] += 1e-3
+            return (grad_W,)
+
+        # Its symbolic form is wrong too: 2 W instead of 2 (W x) x^T.
+        off_by_one_element.source = "def grad_wrong(W, x):\n    return (2 * W,)\n"
+        return off_by_one_element
+
+    monkeypatch.setattr(gradgen.api, "grad", wrong_grad)
+    report = check(sample_functions.squared_norm_of_product, W23, X3, wrt="W")
+    assert not report.ok
+    (array,) = report.arrays
+    assert [p.name for p in array.elements if not values_agree(p.gradgen_value, p.sympy_value)] == [
+        "W[1, 2]"
+    ]
+    assert array.worst.name == "W[1, 2]"
+    assert array.max_abs_difference == pytest.approx(1e-3, rel=1e-6)
+    assert all(p.symbolic_status == "different" for p in array.elements)
+    text = str(report)
+    assert "W: shape (2, 3), 6 elements compared" in text and ": MISMATCH" in text
+    assert text.splitlines()[-1].startswith("MISMATCH: W[0, 0] (symbolically different)")

@@ -31,7 +31,7 @@ def may_raise(equation: Equation) -> bool:
         return not (isinstance(divisor, Constant) and divisor.value != 0)  # x / 0.0 raises
     if op == "pow":
         exponent = equation.inputs[1]
-        safe = isinstance(exponent, Constant) and isinstance(exponent.value, (int, float)) and float(exponent.value).is_integer() and exponent.value >= 0
+        safe = isinstance(exponent, Constant) and isinstance(exponent.value, (int, float)) and exponent.value >= 0
         return not safe  # 0.0 ** -0.5 raises ZeroDivisionError for Python numbers
     return False
 

@@ -37,13 +37,14 @@ from gradgen.shapes import is_float_dtype
 
 # Ops whose result is a float whatever their inputs (given numbers or numeric arrays).
 _ALWAYS_FLOAT = frozenset(
-    {"div", "mean", "cast", "output_seed", "zeros_like", "expand_reduced",
+    {"div", "ieee_div", "mean", "cast", "output_seed", "zeros_like", "expand_reduced",
      "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "tanh", "arctan"}
 )
 # Ops whose result is a float when any input is.
 _FLOAT_IF_ANY = frozenset(
-    {"add", "sub", "mul", "pow", "neg", "abs", "sign", "maximum", "minimum", "copy", "sum",
-     "transpose", "matmul", "dot", "unbroadcast", "matmul_vjp_left", "matmul_vjp_right"}
+    {"add", "sub", "mul", "pow", "ieee_pow", "neg", "abs", "sign", "maximum", "minimum", "copy", "sum",
+     "transpose", "matmul", "dot", "unbroadcast", "matmul_vjp_left", "matmul_vjp_right",
+     "dot_vjp_left", "dot_vjp_right"}
 )
 
 Rewrite = Union[Atom, list[Equation], None]
@@ -54,6 +55,7 @@ class _Simplifier:
         self.use_counts = uses(graph)
         self.producers: dict[int, Equation] = {}
         self.floats: set[int] = set()
+        self.numbers: set[int] = set()
         ids = [v.id for v in graph.inputs] + [v.id for eq in graph.equations for v in eq.outputs]
         self.next_id = max(ids, default=-1) + 1
 
@@ -70,6 +72,17 @@ class _Simplifier:
             equation.op in _FLOAT_IF_ANY and any(self.is_float(a) for a in equation.inputs)
         ):
             self.floats.update(v.id for v in equation.outputs)
+        elif equation.op in _FLOAT_IF_ANY and any(self.is_number(a) for a in equation.inputs):
+            self.numbers.update(v.id for v in equation.outputs)
+
+    def is_number(self, atom: Atom) -> bool:
+        """Proven to be an int or float (a number or numeric array), not a bool: numpy's bools
+        add as logical or, so ``b * 1 -> b`` would change ``b * 1 + b * 1``."""
+        if isinstance(atom, Constant):
+            return isinstance(atom.value, (int, float)) and not isinstance(atom.value, bool)
+        if atom.dtype is not None:
+            return "bool" not in atom.dtype
+        return atom.id in self.numbers or atom.id in self.floats
 
     def negated(self, atom: Atom) -> Atom | None:
         """``a`` if ``atom`` is ``-a`` used only here, else None."""
@@ -80,8 +93,12 @@ class _Simplifier:
         return None
 
     def drops_safely(self, constant: Atom, kept: Atom) -> bool:
-        """Dropping ``constant`` from an operation leaves ``kept``'s type unchanged."""
-        return not (isinstance(constant, Constant) and isinstance(constant.value, float)) or self.is_float(kept)
+        """Dropping ``constant`` from an operation leaves ``kept``'s type unchanged: a float
+        constant needs a float ``kept`` (an int argument still gets a float gradient), an int
+        one a numeric ``kept`` (a bool array times 1 is an int array)."""
+        if isinstance(constant, Constant) and isinstance(constant.value, float):
+            return self.is_float(kept)
+        return self.is_number(kept)
 
     def fresh(self, like: Value, scalar: bool) -> Value:
         value = Value(self.next_id, "", scalar)
@@ -212,6 +229,18 @@ class _Simplifier:
             return x  # x ** 1 -> x
         return None
 
+    def ieee_div(self, eq: Equation) -> Rewrite:
+        x, y = eq.inputs
+        if isinstance(y, Constant) and y.is_number and y.value != 0:
+            return self.build(eq, "div", (x, y))  # a nonzero constant divisor cannot raise: plain /
+        return None
+
+    def ieee_pow(self, eq: Equation) -> Rewrite:
+        x, y = eq.inputs
+        if isinstance(y, Constant) and y.is_number and float(y.value).is_integer() and y.value >= 0:  # type: ignore[arg-type]
+            return self.build(eq, "pow", (x, y))  # x ** 2 cannot raise: plain **
+        return None
+
     def neg(self, eq: Equation) -> Rewrite:
         a = self.negated(eq.inputs[0])
         if a is not None:
@@ -231,6 +260,8 @@ _HANDLERS: dict[str, Callable[[_Simplifier, Equation], Rewrite]] = {
     "div": _Simplifier.div,
     "pow": _Simplifier.pow,
     "neg": _Simplifier.neg,
+    "ieee_div": _Simplifier.ieee_div,
+    "ieee_pow": _Simplifier.ieee_pow,
 }
 
 

@@ -1,0 +1,459 @@
+"""Time one gradient evaluation: gradgen's emitted code vs the hand-written backward vs peers.
+
+    python benchmarks/run.py            # full run, writes benchmarks/RESULTS.md (~10 min, 2 cores)
+    python benchmarks/run.py --quick    # smoke run: few repeats, no 3000-statement program
+    python benchmarks/run.py --threads 2  # threads per library (default 1)
+
+Every system differentiates the same forward source (a factory over a math namespace, see
+workloads.py); each peer's gradient is checked against the reference (the hand-written
+backward, else autograd) before it is timed, and reported as WRONG instead if it disagrees.
+Times are medians of timeit-style repeats with an adaptive loop count, repeats interleaved
+across the systems of a workload. Ratios are to the hand-written code (to gradgen where there
+is none). A peer that is not installed shows as "-".
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# The BLAS, OpenMP and XLA thread pools are sized when numpy, torch and jax load, so the thread
+# count is read from the command line before they are imported. One thread per library by
+# default: with several, their spinning pools fight over the cores and the times swing by 10x.
+_early = argparse.ArgumentParser(add_help=False)
+_early.add_argument("--threads", type=int, default=1)
+THREADS = _early.parse_known_args()[0].threads
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_variable] = str(THREADS)
+if THREADS == 1:
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1").strip()
+
+import generated  # noqa: E402  (after the thread settings)
+import peers  # noqa: E402
+import timing  # noqa: E402
+import workloads  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+REFERENCE_ORDER = ("hand", "autograd", "jax grad", "torch", "jax jit(grad)", "sympy")
+SLOW_THRESHOLD = 1.05  # gradgen slower than the hand-written code by more than 5% is reported
+
+
+@dataclass
+class Cell:
+    seconds: float | None = None
+    status: str = ""  # "" (timed), "-" (peer missing), "n/a", "WRONG", "FAIL", "timeout"
+
+
+@dataclass
+class Row:
+    workload: workloads.Workload
+    cells: dict[str, Cell] = field(default_factory=dict)
+    builds: dict[str, float] = field(default_factory=dict)  # peer -> seconds to build
+    ops: dict[str, int] = field(default_factory=dict)  # peer -> size of its gradient code
+    first_calls: dict[str, float] = field(default_factory=dict)  # peer -> seconds of first call
+
+    @property
+    def baseline(self) -> str:
+        return "hand" if self.cells["hand"].seconds else "gradgen"
+
+
+@dataclass(frozen=True)
+class Config:
+    settings: timing.Settings
+    quick: bool
+    timeout: float  # seconds for a peer run in a subprocess (sympy, jit on generated programs)
+
+
+def run_workload(workload: workloads.Workload, config: Config, notes: list[str], isolated: dict[str, Path] | None = None, skip: tuple[str, ...] = ()) -> Row:
+    """Build every peer, check its gradient against the reference, then time them interleaved.
+
+    Peers in ``isolated`` run in a subprocess on the generated program at that path (timeout).
+    """
+    isolated = isolated or {}
+    row = Row(workload)
+    prepared: dict[str, peers.Prepared] = {}
+    for peer in peers.PEERS:
+        if peer in skip:
+            row.cells[peer] = Cell(status="n/a")
+        elif peer not in isolated:
+            try:
+                prepared[peer] = peers.prepare(peer, workload)
+            except peers.Unavailable:
+                row.cells[peer] = Cell(status="-")
+            except peers.NotApplicable:
+                row.cells[peer] = Cell(status="n/a")
+            except Exception as error:  # a failure to build is a result, not a crash
+                row.cells[peer] = Cell(status="FAIL")
+                notes.append(f"{workload.name}: {peer} failed to build: {_describe(error)}")
+    results: dict[str, Any] = {}
+    for peer, ready in prepared.items():
+        if ready.build_seconds is not None:
+            row.builds[peer] = ready.build_seconds
+        if ready.ops is not None:
+            row.ops[peer] = ready.ops
+        try:
+            start = time.perf_counter()
+            results[peer] = ready.call()
+            row.first_calls[peer] = time.perf_counter() - start
+        except Exception as error:
+            row.cells[peer] = Cell(status="FAIL")
+            notes.append(f"{workload.name}: {peer} failed to evaluate: {_describe(error)}")
+    reference_peer = next((p for p in REFERENCE_ORDER if p in results), None)
+    reference = results.get(reference_peer)
+    for peer, result in results.items():
+        if not peers.agree(result, reference):
+            row.cells[peer] = Cell(status="WRONG")
+            notes.append(f"{workload.name}: {peer} disagrees with {reference_peer} ({_difference(result, reference)})")
+    timed = {peer: prepared[peer].call for peer in results if peer not in row.cells}
+    for peer, seconds in timing.measure_interleaved(timed, config.settings).items():
+        row.cells[peer] = Cell(seconds)
+    for peer, program in isolated.items():
+        row.cells[peer] = _run_isolated(peer, program, workload, reference, reference_peer, config, row, notes)
+    return row
+
+
+def _run_isolated(peer: str, program: Path, workload: workloads.Workload, reference: Any, reference_peer: str | None, config: Config, row: Row, notes: list[str]) -> Cell:
+    report = run_worker(peer, program, config, config.timeout)
+    if "status" in report:
+        if report["status"] == "timeout":
+            row.builds[peer] = config.timeout
+            notes.append(f"{workload.name}: {peer} did not finish within {config.timeout:.0f} s")
+        elif report["status"] == "FAIL":
+            notes.append(f"{workload.name}: {peer} failed: {report['error']}")
+        return Cell(status=report["status"])
+    row.builds[peer] = report["build"]
+    if report["ops"] is not None:
+        row.ops[peer] = report["ops"]
+    if reference is not None and not peers.agree(tuple(report["gradient"]), reference):
+        notes.append(f"{workload.name}: {peer} disagrees with {reference_peer}")
+        return Cell(status="WRONG")
+    return Cell(report["seconds"])
+
+
+def run_worker(peer: str, program: Path, config: Config, timeout: float) -> dict[str, Any]:
+    """worker.py's report on a generated program, or {"status": "timeout" | "-" | "FAIL", ...}."""
+    statements = int(program.stem.rsplit("_", 1)[1])
+    command = [sys.executable, str(HERE / "worker.py"), "--peer", peer, "--program", str(program), "--statements", str(statements)]
+    if config.quick:
+        command.append("--quick")
+    try:
+        finished = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"status": "timeout"}
+    if finished.returncode != 0:
+        if "Unavailable" in finished.stderr:
+            return {"status": "-"}
+        lines = finished.stderr.strip().splitlines() or ["no output"]
+        return {"status": "FAIL", "error": lines[-1]}
+    return json.loads(finished.stdout.strip().splitlines()[-1])
+
+
+def _describe(error: BaseException) -> str:
+    lines = str(error).strip().splitlines() or [""]
+    return f"{type(error).__name__}: {lines[0]}" + (" [...]" if len(lines) > 1 else "")
+
+
+def _difference(result: Any, reference: Any) -> str:
+    try:
+        pairs = zip(peers.as_arrays(result), peers.as_arrays(reference))
+        return "max abs difference " + ", ".join(f"{float(abs(g - w).max()):.3g}" for g, w in pairs)
+    except Exception:  # shapes differ
+        return "different shapes"
+
+
+# -- formatting ---------------------------------------------------------------------------------
+
+
+def microseconds(seconds: float) -> str:
+    us = seconds * 1e6
+    if us < 10:
+        return f"{us:.2f} µs"
+    if us < 100:
+        return f"{us:.1f} µs"
+    return f"{us:,.0f} µs"
+
+
+def ratio(value: float) -> str:
+    if value < 10:
+        return f"{value:.2f}x"
+    return f"{value:.1f}x" if value < 100 else f"{value:,.0f}x"
+
+
+def milliseconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    ms = seconds * 1e3
+    return f"{ms:.1f} ms" if ms < 100 else f"{ms:,.0f} ms"
+
+
+def cell_text(row: Row, peer: str) -> str:
+    cell = row.cells[peer]
+    if cell.seconds is None:
+        return cell.status
+    base = row.cells[row.baseline].seconds
+    if base is None:
+        return microseconds(cell.seconds)
+    return f"{microseconds(cell.seconds)} ({ratio(cell.seconds / base)})"
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" if i == 0 else "--:" for i in range(len(header))) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def timing_table(rows: list[Row]) -> str:
+    return table(["workload", *peers.PEERS], [[r.workload.name, *(cell_text(r, p) for p in peers.PEERS)] for r in rows])
+
+
+def _ops(row: Row, peer: str) -> str:
+    return str(row.ops[peer]) if peer in row.ops else "-"
+
+
+def _status_or_ms(row: Row, peer: str) -> str:
+    status = row.cells[peer].status
+    if status in ("-", "n/a"):
+        return status
+    if status == "timeout":
+        return f"> {row.builds[peer]:.0f} s (timeout)"
+    return milliseconds(row.builds.get(peer))
+
+
+def build_table(rows: list[Row], arrays: bool = False) -> str:
+    header = ["workload", "gradgen grad()", "gradgen emitted ops"]
+    if arrays:
+        header.append("gradgen first call (shape specialization)")
+    header += ["jax jit(grad) trace+compile"]
+    if not arrays:
+        header += ["sympy diff+lambdify", "sympy ops (cse)"]
+    body = []
+    for r in rows:
+        line = [r.workload.name, milliseconds(r.builds.get("gradgen")), _ops(r, "gradgen")]
+        if arrays:
+            line.append(milliseconds(r.first_calls.get("gradgen")))
+        line.append(_status_or_ms(r, "jax jit(grad)"))
+        if not arrays:
+            line += [_status_or_ms(r, "sympy"), _ops(r, "sympy")]
+        body.append(line)
+    return table(header, body)
+
+
+# -- groups -------------------------------------------------------------------------------------
+
+
+def seed_sized(config: Config, notes: list[str], directory: Path) -> str:
+    scalar = [run_workload(w, config, notes) for w in workloads.SCALAR_WORKLOADS]
+    arrays = [run_workload(w, config, notes) for w in workloads.ARRAY_WORKLOADS]
+    _flag_slow(scalar + arrays, notes)
+    return "\n\n".join(
+        [
+            "## Scalar workloads (seed-sized)",
+            "One gradient evaluation; ratio to the hand-written backward in parentheses.",
+            timing_table(scalar),
+            "Build cost (once per function):",
+            build_table(scalar),
+            "## Array workloads (numpy, float64)",
+            timing_table(arrays),
+            "Build cost (once per function; gradgen specializes per argument shapes on the first call):",
+            build_table(arrays, arrays=True),
+        ]
+    )
+
+
+def _flag_slow(rows: list[Row], notes: list[str]) -> None:
+    for r in rows:
+        hand, mine = r.cells["hand"].seconds, r.cells["gradgen"].seconds
+        if hand and mine and mine > SLOW_THRESHOLD * hand:
+            notes.append(f"{r.workload.name}: gradgen's emitted code is {mine / hand:.2f}x the hand-written backward")
+
+
+def generated_programs(config: Config, notes: list[str], directory: Path) -> str:
+    sizes = (300,) if config.quick else (300, 3000)
+    rows = []
+    for statements in sizes:
+        program = generated.write_program(directory, statements)
+        workload = generated.workload(program, statements)
+        isolated = {"jax jit(grad)": program}
+        skip: tuple[str, ...] = ()
+        if statements <= 300:
+            isolated["sympy"] = program
+        else:
+            skip = ("sympy",)
+        rows.append(run_workload(workload, config, notes, isolated, skip))
+    return "\n\n".join(
+        [
+            "## Generated scalar programs",
+            f"A deterministic chain of N statements over {generated.N_INPUTS} inputs (+ - * / and math "
+            "sin/cos/exp/log/tanh, values fanning out; see generated.py), written to a .py file and imported. "
+            "There is no hand-written backward: ratios are to gradgen. jax jit(grad) and sympy run in a "
+            f"subprocess with a {config.timeout:.0f} s budget (build and timing); sympy only for 300 statements. "
+            "The reference gradient is autograd's.",
+            timing_table(rows),
+            "Build cost:",
+            build_table(rows),
+        ]
+    )
+
+
+def compile_growth(config: Config, notes: list[str], directory: Path) -> str:
+    sizes = (30, 100, 300) if config.quick else (30, 100, 300, 1000, 3000)
+    jit_limit, sympy_limit, peer_timeout = (100, 30, 30.0) if config.quick else (300, 100, 60.0)
+    body = []
+    for statements in sizes:
+        seeds = (1,) if statements >= 3000 or config.quick else (1, 2, 3)
+        compiles, ops, evaluations = [], [], []
+        for seed in seeds:
+            path = directory / f"growth_{statements}_{seed}" / f"generated_{statements}.py"
+            path.parent.mkdir()
+            path.write_text(generated.program_source(statements, seed))
+            workload = generated.workload(path, statements)
+            ready = peers.prepare("gradgen", workload)  # the grad() call on a fresh function
+            compiles.append(ready.build_seconds)
+            ops.append(ready.ops)
+            evaluations.append(timing.measure(ready.call, config.settings))
+            if seed == seeds[0]:
+                first = path
+        compile_seconds = statistics.median(compiles)
+        evaluation = statistics.median(evaluations)
+        op_count = statistics.median(ops)
+        others = []
+        for peer, limit in (("jax jit(grad)", jit_limit), ("sympy", sympy_limit)):
+            others.append(_build_cell(run_worker(peer, first, config, peer_timeout), peer_timeout) if statements <= limit else "n/a")
+        body.append(
+            [
+                str(statements),
+                milliseconds(compile_seconds),
+                f"{compile_seconds * 1e3 / statements:.2f} ms",
+                f"{op_count:.0f}",
+                f"{op_count / statements:.1f}",
+                microseconds(evaluation),
+                f"{evaluation * 1e9 / op_count:.0f} ns",
+                *others,
+            ]
+        )
+    return "\n\n".join(
+        [
+            "## gradgen compile time vs program size",
+            f"grad() on fresh generated programs (median over {'1 seed' if config.quick else '3 seeds; 1 for 3000'}). "
+            f"For comparison, the build time of jax jit(grad) (first seed, up to {jit_limit} statements) and of "
+            f"sympy diff+lambdify with its cse'd op count (up to {sympy_limit} statements), each in a subprocess "
+            f"with a {peer_timeout:.0f} s budget.",
+            table(
+                ["statements", "gradgen grad()", "per statement", "emitted ops", "ops per statement", "evaluation", "per op", "jax jit(grad) trace+compile", "sympy diff+lambdify (ops)"],
+                body,
+            ),
+        ]
+    )
+
+
+def _build_cell(report: dict[str, Any], timeout: float) -> str:
+    if report.get("status") == "timeout":
+        return f"> {timeout:.0f} s (timeout)"
+    if "status" in report:
+        return report["status"]
+    ops = f" ({report['ops']})" if report["ops"] is not None else ""
+    return milliseconds(report["build"]) + ops
+
+
+# -- report -------------------------------------------------------------------------------------
+
+
+def machine() -> list[str]:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    versions = peers.versions()
+    commit = _git("rev-parse", "--short", "HEAD")
+    dirty = " (with uncommitted changes)" if _git("status", "--porcelain", "--", "gradgen") else ""
+    torch_threads = f"torch {peers.torch.get_num_threads()}" if peers.torch else "torch not installed"
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return [
+        f"- date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}",
+        f"- CPU: {model}; {os.cpu_count()} logical cores ({usable} usable); load average at start {load}",
+        f"- {platform.python_implementation()} {platform.python_version()} on {platform.platform()}",
+        f"- gradgen {versions['gradgen']} at commit {commit}{dirty}; numpy {versions['numpy']}",
+        f"- peers: autograd {versions['autograd']}, jax {versions['jax']} / jaxlib {versions['jaxlib']} (x64, CPU), "
+        f"torch {versions['torch']} (CPU, float64), sympy {versions['sympy']}",
+        f"- threads per library: {THREADS} (`--threads`; OMP/OpenBLAS/MKL_NUM_THREADS={THREADS}, {torch_threads}"
+        + (", XLA single-threaded)" if THREADS == 1 else ", XLA default)"),
+    ]
+
+
+def _git(*arguments: str) -> str:
+    try:
+        done = subprocess.run(["git", "-C", str(HERE.parent), *arguments], capture_output=True, text=True, timeout=10)
+        return done.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: few repeats, short timeouts, no 3000-statement program")
+    parser.add_argument("--threads", type=int, default=1, help="threads per library (BLAS, torch, XLA); default 1")
+    parser.add_argument("--output", type=Path, help="markdown file to write (default: benchmarks/RESULTS.md for a full run, none for --quick)")
+    options = parser.parse_args(argv)
+    config = Config(timing.QUICK, True, 30.0) if options.quick else Config(timing.FULL, False, 120.0)
+    output = options.output or (None if options.quick else HERE / "RESULTS.md")
+
+    started = time.perf_counter()
+    header = machine()
+    notes: list[str] = []
+    sections = []
+    with tempfile.TemporaryDirectory(prefix="gradgen_bench_") as scratch:
+        directory = Path(scratch)
+        for group in (seed_sized, generated_programs, compile_growth):
+            section = group(config, notes, directory)
+            print(section + "\n", flush=True)
+            sections.append(section)
+    elapsed = time.perf_counter() - started
+
+    settings = config.settings
+    method = (
+        f"Each cell: median over up to {settings.repeat} repeats of a timed loop lasting at least "
+        f"{settings.min_time * 1e3:.0f} ms (fewer repeats for calls slower than {settings.budget:.0f} s / repeat; "
+        "gc off, repeats interleaved across systems). Gradients of every system were checked (allclose, "
+        "rtol 1e-7) against the reference before timing; \"WRONG\" marks a disagreement, \"FAIL\" an error, "
+        "\"-\" a peer that is not installed, \"n/a\" a system not run on that workload."
+    )
+    findings = "\n".join(f"- {note}" for note in notes) or "- none: gradgen compiled every workload, agreed with the reference, and was within 5% of the hand-written code."
+    report = "\n\n".join(
+        [
+            "# gradgen benchmarks" + (" (quick run)" if options.quick else ""),
+            "Rerun: `python benchmarks/run.py` (full, ~10 min on 2 cores) or `python benchmarks/run.py --quick` (smoke run). "
+            "See benchmarks/README.md.",
+            "## Machine\n\n" + "\n".join(header) + f"\n- run took {elapsed / 60:.1f} min; load average at end "
+            + ", ".join(f"{x:.2f}" for x in os.getloadavg()),
+            "## Method\n\n" + method,
+            *sections,
+            "## Findings\n\nCases where gradgen's emitted code is more than 5% slower than the hand-written code, "
+            "fails to compile, or where a system disagrees with the reference:\n\n" + findings,
+        ]
+    )
+    print("## Findings\n\n" + findings)
+    print(f"\n(run took {elapsed / 60:.1f} min)")
+    if output is not None:
+        output.write_text(report + "\n")
+        print(f"wrote {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
