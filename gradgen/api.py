@@ -21,6 +21,7 @@ from typing import Any, Callable, Sequence, Union
 from gradgen import dispatch, emit, kinds, passes, reverse
 from gradgen.errors import GradgenError, InvalidArgumentError, NonScalarOutputError
 from gradgen.ir import Graph, Value, verify
+from gradgen.ops import OPS
 from gradgen.parse import ParsedFunction, parse_function
 
 Wrt = Union[int, str, Sequence[Union[int, str]]]
@@ -187,6 +188,10 @@ def _scalar_output_backward(
     checked = _build(f, parsed, checked_graph, signature, indices, single, has_aux, mode, optimize)
     assumed = kinds.infer_scalars(graph, True)
     guard = kinds.assumption_guard(proven, assumed)
+    if guard is None and any(OPS[eq.op].family == "control" for eq in graph.equations):
+        guarded = kinds.control_flow_guard(proven)
+        if guarded is not None:
+            assumed, guard = guarded
     if guard is None:
         return checked, checked_graph
     # Past the guard those arguments are Python floats: simplifications may rely on it.

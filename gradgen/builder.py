@@ -38,7 +38,7 @@ def result_is_scalar(op: str, inputs: tuple[Atom, ...], params: Params) -> bool:
         return is_scalar(inputs[-1])
     if family == "shape":
         return dict(params).get("shape") == ()
-    if family == "array":
+    if family in ("array", "control"):
         return False
     raise AssertionError(f"unknown family {family!r}")
 
@@ -56,6 +56,10 @@ class GraphBuilder:
     @property
     def next_id(self) -> int:
         return self._next_id
+
+    def skip_to(self, next_id: int) -> None:
+        """Number new values from ``next_id`` on (past the ids a branch's builder used)."""
+        self._next_id = max(self._next_id, next_id)
 
     def new_value(self, name: str = "", scalar: bool = False, adjoint_of: int | None = None) -> Value:
         value = Value(self._next_id, name, scalar, adjoint_of)
@@ -89,6 +93,18 @@ class GraphBuilder:
         for value in equation.outputs:
             self._defined_at[value.id] = len(self.equations)
         self.equations.append(equation)
+
+    def defining(self, value: Value) -> Equation:
+        """The equation appended so far that defines ``value``."""
+        return self.equations[self._defined_at[value.id]]
+
+    def replace(self, old: Equation, new: Equation) -> None:
+        """Put ``new`` where ``old`` is (a forward loop that must now record for its backward)."""
+        index = self._defined_at[old.outputs[0].id]
+        assert self.equations[index] is old
+        self.equations[index] = new
+        for value in new.outputs:
+            self._defined_at[value.id] = index
 
     def name(
         self,

@@ -7,6 +7,9 @@ reused for a new version of the same variable once the old one is dead (which re
 textbook's ``grad_x = grad_x + ...``), temporaries read more than once are ``t0``, ``t1``...;
 module names (``math``, ``np``, ``runtime``) are imported at the top under names no value
 uses. Backward statements carry a comment naming the source line they differentiate.
+
+Branches and loops become Python ``if`` and ``for`` statements (see ``emit_blocks.py``); names
+are chosen over all statements in textual order, nested blocks included.
 """
 
 from __future__ import annotations
@@ -17,8 +20,26 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterator, Union
 
+from gradgen.emit_blocks import (
+    BlockEmission,
+    _all_equations,
+    _events,
+    _IfEnd,
+    _Loop,
+    _LoopPop,
+    _Statement,
+    _unique_ids,
+)
 from gradgen.errors import SourceLocation
-from gradgen.ir import Atom, Constant, Equation, Graph, Value, uses
+from gradgen.ir import (
+    Atom,
+    Constant,
+    Equation,
+    Graph,
+    Value,
+    loop_layout,
+    uses,
+)
 from gradgen.ops import ATTRIBUTE, DYNAMIC, METHOD, OPS, Call, Identity, Operator, Subscript
 
 Layout = Union[int, tuple["Layout", ...]]
@@ -80,7 +101,7 @@ class _Names:
             suffix += 1
 
 
-class _Emitter:
+class _Emitter(BlockEmission):
     def __init__(
         self, graph: Graph, signature: Signature, layout: Layout, function_name: str, fresh_outputs: frozenset[int], guard: tuple[str, ...] = ()
     ):
@@ -92,24 +113,46 @@ class _Emitter:
         self.input_ids = {v.id for v in graph.inputs}
         # Reads by equations and by the returned layout (forward outputs it leaves out are
         # still computed, for their errors, but not returned).
-        self.use_counts = uses(Graph(graph.inputs, graph.equations, tuple(graph.outputs[i] for i in _indices(layout))))
-        self.producer = {eq.output.id: eq for eq in graph.equations}
+        self.use_counts: dict[int, int] = {}
+        self.producer: dict[int, Equation] = {}
+        self.inlined: set[int] = set()
+        self.aliases: dict[int, Atom] = {}  # a branch's inputs: the cond's operands
+        # a loop body's result -> (the loop output named like it, the body input it replaces)
+        self.carried_targets: dict[int, tuple[int, int]] = {}
         self.imports: dict[str, str] = {}
         self.names = _Names(signature.parameter_names, {function_name} | _builtin_names(graph, signature))
         self.value_names: dict[int, str] = {v.id: v.name for v in graph.inputs}
         self.output_ids = {a.id for a in graph.outputs if isinstance(a, Value)}
-        self.inlined = self._choose_inlined()
+        self.prepare(Graph(graph.inputs, graph.equations, tuple(graph.outputs[i] for i in _indices(layout))))
         self.name_nodes: list[tuple[int, ast.Name]] = []
         self.comments: list[str] = []
+        self.in_backward = False
+        self.previous_description = ""
 
     # -- which temporaries disappear into their reader ------------------------------------------
 
-    def _choose_inlined(self) -> set[int]:
+    def prepare(self, graph: Graph) -> None:
+        """Count the reads of one scope's values and choose which of them to inline."""
+        self.use_counts.update(uses(graph))
+        for equation in graph.equations:
+            for value in equation.outputs:
+                self.producer[value.id] = equation
+        self.inlined |= self._choose_inlined(graph)
+
+    def _choose_inlined(self, graph: Graph) -> set[int]:
         inlined: set[int] = set()
         depth: dict[int, int] = {}
         # The output check reads its operand twice (see ``output_seed``): give it a name.
-        checked = {a.id for eq in self.graph.equations if eq.op == "output_seed" for a in eq.inputs if isinstance(a, Value)}
-        for equation in self.graph.equations:
+        checked = {a.id for eq in graph.equations if eq.op == "output_seed" for a in eq.inputs if isinstance(a, Value)}
+        # What a branch reads is computed before the if (and may be read by both branches).
+        checked |= {a.id for eq in graph.equations if eq.op == "cond" for a in eq.inputs[1:] if isinstance(a, Value)}
+        # What a loop body reads is computed before the loop (once, not on every iteration).
+        checked |= {
+            a.id for eq in graph.equations if eq.op in ("loop", "while") for a in eq.inputs[loop_layout(eq).bounds + loop_layout(eq).carried :] if isinstance(a, Value)
+        }
+        for equation in graph.equations:
+            if OPS[equation.op].family == "control":
+                continue
             value = equation.output
             inner = max((depth.get(a.id, 0) for a in equation.inputs if isinstance(a, Value) and a.id in inlined), default=0)
             depth[value.id] = inner + 1
@@ -126,6 +169,8 @@ class _Emitter:
     # -- expressions ----------------------------------------------------------------------------
 
     def expression(self, atom: Atom, reads: list[int]) -> ast.expr:
+        if isinstance(atom, Value) and atom.id in self.aliases:
+            return self.expression(self.aliases[atom.id], reads)
         if isinstance(atom, Constant):
             return self.constant(atom.value)
         if atom.id in self.inlined:
@@ -246,53 +291,37 @@ class _Emitter:
     # -- statements -----------------------------------------------------------------------------
 
     def function(self, name: str, layout: Layout) -> ast.Module:
-        statements: list[tuple[Equation, ast.expr, list[int]]] = []
-        for equation in self.graph.equations:
-            if equation.output.id in self.inlined:
-                continue
-            reads: list[int] = []
-            statements.append((equation, self.equation_expression(equation, reads), reads))
+        items = self.block(self.graph)
         return_reads: list[int] = []
         result = self.layout(layout, return_reads)
 
+        # Statements in textual order (an if's test, its branches' statements and results, its
+        # end), with the position of each value's last read.
+        events = list(_events(items))
         last_use: dict[int, int] = {}
-        for position, (_, _, reads) in enumerate(statements):
+        for position, (_, reads) in enumerate(events):
             for value_id in reads:
                 last_use[value_id] = position
         for value_id in return_reads:
-            last_use[value_id] = len(statements)
+            last_use[value_id] = len(events)
 
         parameters = {v.name: v.id for v in self.graph.inputs}
-        body: list[ast.stmt] = []
-        comments = self.comments
-        if self.guard:
-            body += self._guard()
-        previous_description = ""
-        in_backward = False
-        for position, (equation, expression, _) in enumerate(statements):
-            value = equation.output
-            if not equation.forward and not in_backward:
-                in_backward = True
-                body.append(self._comment(comments, "backward: adjoints in reverse order (grad_v = dL/dv)"))
-            if in_backward and equation.location is not None:
-                description = _describe(equation.location)
-                if description != previous_description:
-                    previous_description = description
-                    body.append(self._comment(comments, description))
-            hint = value.name
-            if value.adjoint_of is not None and value.adjoint_of in self.value_names:
-                hint = "grad_" + self.value_names[value.adjoint_of]  # grad_a_1 for a_1
-            if not hint and value.id not in last_use:
-                body.append(ast.Expr(expression))  # computed for its errors only: nothing reads it
-                continue
-            if hint:
-                target = self.names.versioned(hint, value.id, position, last_use, parameters)
-            else:
-                target = self.names.temporary()
-            self.value_names[value.id] = target
-            body.append(ast.Assign([ast.Name(target, ast.Store())], expression, lineno=0))
+        for position, (item, _) in enumerate(events):
+            if isinstance(item, _Statement):
+                item.target = self.target(item.equation.output, position, last_use, parameters, required=False)
+            elif isinstance(item, _IfEnd):
+                item.conditional.targets = [self.target(v, position, last_use, parameters, required=True) for v in item.conditional.equation.outputs]  # type: ignore[misc]
+            elif isinstance(item, _Loop):
+                self.name_loop(item, position, last_use, parameters)
+            elif isinstance(item, _LoopPop):
+                body = item.loop.equation.param("body")
+                popped = body.inputs[len(body.inputs) - loop_layout(item.loop.equation).pops :]  # type: ignore[union-attr]
+                item.loop.popped = [self.target(v, position, last_use, parameters, required=True) for v in popped]  # type: ignore[misc]
         for value_id, node in self.name_nodes:
             node.id = self.value_names[value_id]
+
+        body: list[ast.stmt] = self._guard() if self.guard else []
+        body += self.statements(items, top=True)
         body.append(ast.Return(result))
         function = ast.FunctionDef(
             name=name,
@@ -305,6 +334,38 @@ class _Emitter:
         )
         imports = [_import_statement(key, alias) for key, alias in sorted(self.imports.items())]
         return ast.Module(body=[*imports, function], type_ignores=[])
+
+    def target(self, value: Value, position: int, last_use: dict[int, int], parameters: dict[str, int], *, required: bool) -> str | None:
+        """The name ``value`` is assigned to (None: computed for its errors only, nothing reads it)."""
+        carried = self.carried_targets.get(value.id)
+        if carried is not None and carried[0] in self.value_names and last_use.get(carried[1], -1) <= position:
+            # the next value of a carried variable, once its current value is no longer read
+            self.value_names[value.id] = self.value_names[carried[0]]
+            return self.value_names[value.id]
+        hint = value.name
+        if value.adjoint_of is not None and value.adjoint_of in self.value_names:
+            hint = "grad_" + self.value_names[value.adjoint_of]  # grad_a_1 for a_1
+        if not hint and value.id not in last_use and not required:
+            return None
+        if hint:
+            target = self.names.versioned(hint, value.id, position, last_use, parameters)
+        else:
+            target = self.names.temporary()
+        self.value_names[value.id] = target
+        return target
+
+    def comments_before(self, equation: Equation) -> list[ast.stmt]:
+        """The backward's header, and the source line of each backward statement, where it changes."""
+        comments: list[ast.stmt] = []
+        if not equation.forward and not self.in_backward:
+            self.in_backward = True
+            comments.append(self._comment(self.comments, "backward: adjoints in reverse order (grad_v = dL/dv)"))
+        if self.in_backward and equation.location is not None:
+            description = _describe(equation.location)
+            if description != self.previous_description:
+                self.previous_description = description
+                comments.append(self._comment(self.comments, description))
+        return comments
 
     def _guard(self) -> list[ast.stmt]:
         """``if x.__class__ is not float ...: return __gradgen_fallback(...)``: the code below
@@ -361,7 +422,9 @@ def _describe(location: SourceLocation) -> str:
 
 def _builtin_names(graph: Graph, signature: Signature) -> set[str]:
     names = {"float"}  # the output check and the argument guard test ``x.__class__ is float``
-    for equation in graph.equations:
+    for equation in _all_equations(graph):
+        if equation.op == "loop":
+            names |= {"range", "reversed"}
         spelling = OPS[equation.op].spelling
         if isinstance(spelling, Call):
             module, attribute = spelling.function_for(str(equation.param("lib", "numpy")))
@@ -387,7 +450,7 @@ def emit_source(
     names), the function first hands any call where one of them is not a Python float to
     ``__gradgen_fallback``, which the caller binds.
     """
-    emitter = _Emitter(graph, signature, layout, name, fresh_outputs, guard)
+    emitter = _Emitter(_unique_ids(graph), signature, layout, name, fresh_outputs, guard)
     module = emitter.function(name, layout)
     text = ast.unparse(ast.fix_missing_locations(module))
     comments = emitter.comments

@@ -9,13 +9,21 @@ Guarantees checked by ``verify``: every value is defined once, before it is used
 arity matches the op table; every output is defined. ``str(graph)`` prints the graph like a
 jaxpr, one equation per line.
 
-Control flow (a later stage) fits here as an equation whose params hold sub-graphs.
+Control flow is structured: an ``if`` is one equation ``outs = cond(predicate, *operands)``
+whose params ``then`` and ``else`` hold two closed sub-graphs (see ``branches``). Each takes the
+operands, in order, and returns the cond's outputs. A sub-graph is its own scope: its ids are
+unique within it, and may repeat ids of the enclosing graph. A ``for`` loop over a range is one
+equation ``outs = loop(start, stop, step, *initial, *invariant)`` whose param ``body`` maps
+``(i, *carried, *invariant, *popped)`` to the carried values of the next iteration (see
+``loop_layout``): the outputs are the carried values after the last iteration. A ``while`` loop
+is ``outs = while(*initial, *invariant)`` with params ``test`` (``(*carried, *invariant)`` to
+the condition) and ``body``; its outputs are the carried values and the number of iterations.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Hashable, Union
 
 from gradgen.errors import SourceLocation
@@ -101,8 +109,12 @@ class Equation:
     def __str__(self) -> str:
         outs = " ".join(str(v) for v in self.outputs)
         args = " ".join(str(a) for a in self.inputs)
-        params = "".join(f" {k}={v!r}" for k, v in self.params)
-        return f"{outs} = {self.op}{params} {args}".rstrip()
+        params = "".join(f" {k}={v!r}" for k, v in self.params if not isinstance(v, Graph))
+        text = f"{outs} = {self.op}{params} {args}".rstrip()
+        for key, value in self.params:
+            if isinstance(value, Graph):
+                text += f"\n  {key}:\n" + "\n".join("    " + line for line in str(value).splitlines())
+        return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +125,7 @@ class Graph:
 
     def __str__(self) -> str:
         head = "{ lambda " + " ".join(str(v) for v in self.inputs) + " ."
-        body = ["    " + str(eq) for eq in self.equations]
+        body = ["    " + line for eq in self.equations for line in str(eq).splitlines()]
         tail = "  in (" + ", ".join(str(a) for a in self.outputs) + ") }"
         return "\n".join([head, *body, tail])
 
@@ -122,8 +134,68 @@ class GraphError(AssertionError):
     """A malformed graph: always a bug in gradgen, never the user's fault."""
 
 
+def branches(equation: Equation) -> tuple[Graph, Graph]:
+    """The ``then`` and ``else`` sub-graphs of a ``cond`` equation."""
+    return equation.param("then"), equation.param("else")  # type: ignore[return-value]
+
+
+def with_branches(equation: Equation, then: Graph, orelse: Graph) -> Equation:
+    """``equation`` (a cond) with new sub-graphs, its other params kept."""
+    params = tuple((k, then if k == "then" else orelse if k == "else" else v) for k, v in equation.params)
+    return replace(equation, params=params)
+
+
+def subgraphs(equation: Equation) -> tuple[Graph, ...]:
+    """The sub-graphs an equation holds (a cond's branches, a loop's body), in param order."""
+    return tuple(value for _, value in equation.params if isinstance(value, Graph))
+
+
+def with_subgraphs(equation: Equation, graphs: tuple[Graph, ...]) -> Equation:
+    """``equation`` with its sub-graphs replaced, in the order ``subgraphs`` lists them."""
+    replacements = iter(graphs)
+    return replace(equation, params=tuple((k, next(replacements) if isinstance(v, Graph) else v) for k, v in equation.params))
+
+
+@dataclass(frozen=True)
+class LoopLayout:
+    """How a loop equation's inputs and its body's inputs divide up.
+
+    The equation's inputs are ``(start, stop, step, *initial, *invariant)``, plus the stack of
+    recorded values when ``pops`` (a backward loop); its outputs are the carried values, plus
+    the stack when ``record`` lists body inputs to push on it each iteration (a forward loop
+    whose backward needs them). The body takes ``(i, *carried, *invariant, *popped)`` and
+    returns the carried values; a ``reverse`` loop runs over ``reversed(range(...))``.
+    """
+
+    carried: int
+    invariant: int
+    pops: int
+    record: tuple[int, ...]
+    reverse: bool
+    bounds: int = 3  # (start, stop, step) come first in a for loop's inputs; a while has none
+
+    def initial(self, equation: Equation) -> tuple[Atom, ...]:
+        return equation.inputs[self.bounds : self.bounds + self.carried]
+
+    def invariants(self, equation: Equation) -> tuple[Atom, ...]:
+        start = self.bounds + self.carried
+        return equation.inputs[start : start + self.invariant]
+
+
+def loop_layout(equation: Equation) -> LoopLayout:
+    """The layout of a ``loop`` or ``while`` equation (a while's outputs add the iteration count)."""
+    body: Graph = equation.param("body")  # type: ignore[assignment]
+    carried = len(body.outputs)
+    pops = int(equation.param("pops", 0))  # type: ignore[arg-type]
+    bounds = 3 if equation.op == "loop" else 0
+    return LoopLayout(carried, len(body.inputs) - 1 - carried - pops, pops, equation.param("record", ()), bool(equation.param("reverse", False)), bounds)  # type: ignore[arg-type]
+
+
 def verify(graph: Graph) -> Graph:
-    """Check SSA form, arities and outputs; return the graph unchanged so it can be chained."""
+    """Check SSA form, arities and outputs; return the graph unchanged so it can be chained.
+
+    Sub-graphs are checked too, each as its own scope, and against the cond that holds them.
+    """
     from gradgen.ops import OPS
 
     defined: set[int] = set()
@@ -140,6 +212,10 @@ def verify(graph: Graph) -> Graph:
         for atom in equation.inputs:
             if isinstance(atom, Value) and atom.id not in defined:
                 raise GraphError(f"{atom} used before it is defined in {equation}")
+        if equation.op == "cond":
+            _verify_cond(equation)
+        if equation.op in ("loop", "while"):
+            _verify_loop(equation)
         for value in equation.outputs:
             if value.id in defined:
                 raise GraphError(f"{value} defined twice (SSA violated) in {equation}")
@@ -148,6 +224,38 @@ def verify(graph: Graph) -> Graph:
         if isinstance(atom, Value) and atom.id not in defined:
             raise GraphError(f"output {atom} is never defined")
     return graph
+
+
+def _verify_cond(equation: Equation) -> None:
+    if not equation.inputs:
+        raise GraphError(f"cond without a predicate: {equation}")
+    for branch in branches(equation):
+        if not isinstance(branch, Graph):
+            raise GraphError(f"cond without two sub-graphs: {equation}")
+        verify(branch)
+        if len(branch.inputs) != len(equation.inputs) - 1:
+            raise GraphError(f"a branch takes {len(branch.inputs)} operands, the cond passes {len(equation.inputs) - 1}: {equation}")
+        if len(branch.outputs) != len(equation.outputs):
+            raise GraphError(f"a branch returns {len(branch.outputs)} values, the cond defines {len(equation.outputs)}: {equation}")
+
+
+def _verify_loop(equation: Equation) -> None:
+    body = equation.param("body")
+    if not isinstance(body, Graph):
+        raise GraphError(f"loop without a body: {equation}")
+    verify(body)
+    layout = loop_layout(equation)
+    expected_inputs = layout.bounds + layout.carried + layout.invariant + (1 if layout.pops else 0)
+    if layout.invariant < 0 or len(equation.inputs) != expected_inputs:
+        raise GraphError(f"a loop's inputs do not match its body's: {equation}")
+    count = 1 if equation.op == "while" else 0
+    if len(equation.outputs) != layout.carried + count + (1 if layout.record else 0):
+        raise GraphError(f"a loop's outputs do not match its body's: {equation}")
+    if equation.op == "while":
+        test = equation.param("test")
+        if not isinstance(test, Graph) or len(test.outputs) != 1 or len(test.inputs) != layout.carried + layout.invariant:
+            raise GraphError(f"a while loop's test does not match its body: {equation}")
+        verify(test)
 
 
 def is_constant_number(atom: Atom, number: float) -> bool:

@@ -37,7 +37,7 @@ class Primitive:
 
 
 _UNSUPPORTED_EXPRESSIONS: dict[type, tuple[str, str]] = {
-    ast.IfExp: ("conditional expressions (a if c else b) are not supported", "control flow comes in a later version"),
+    ast.IfExp: ("conditional expressions (a if c else b) are not supported here", "write the computation without a condition"),
     ast.Lambda: ("lambda expressions are not supported", "define a helper function with def; it is inlined"),
     ast.BoolOp: ("'and'/'or' are not supported", "use comparisons, which are treated as constants"),
     ast.ListComp: ("list comprehensions are not supported", "write the computation with numpy operations"),
@@ -115,6 +115,8 @@ class ExpressionLowering:
             return tuple(self.expression(element) for element in node.elts)
         if isinstance(node, ast.Subscript):
             return indexing.lower_subscript(self, node)
+        if isinstance(node, ast.IfExp) and hasattr(self, "conditional_expression"):
+            return self.conditional_expression(node)
         message, hint = _UNSUPPORTED_EXPRESSIONS.get(
             type(node), (f"'{type(node).__name__}' expressions are not supported", "")
         )

@@ -31,6 +31,7 @@ Family = Literal[
     "scalar",  # always a scalar (backward helpers that count elements, x.size, len(x))
     "shape",  # reshape, broadcast_to: a scalar exactly when the static target ``shape`` is ()
     "array",  # the op decides the shape (x[i], np.concatenate, np.outer...): never proven scalar
+    "control",  # cond: its sub-graphs decide (see kinds.py); reverse.py differentiates it
 ]
 
 
@@ -84,7 +85,12 @@ class Identity:
     """Spelled as the input itself (``a = b``)."""
 
 
-Spelling = Operator | Call | Subscript | Identity
+@dataclass(frozen=True, slots=True)
+class Block:
+    """Spelled as a statement holding blocks of statements (``if``: see emit.py)."""
+
+
+Spelling = Operator | Call | Subscript | Identity | Block
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +292,12 @@ _OP_LIST: list[OpSpec] = [
     OpSpec("einsum_vjp", None, "array", None, _runtime("einsum_vjp")),
     OpSpec("trace_vjp", 2, "like_last", None, _runtime("trace_vjp")),
     OpSpec("output_seed", 1, "scalar", None, _runtime("output_seed"), effect=True),
+    # Control flow: ``outs = cond(predicate, *operands)`` with params ``then``/``else`` (sub-graphs).
+    OpSpec("cond", None, "control", None, Block()),
+    # ``outs = loop(start, stop, step, *initial, *invariant)`` with param ``body`` (ir.LoopLayout).
+    OpSpec("loop", None, "control", None, Block()),
+    # ``*outs, count = while(*initial, *invariant)`` with params ``test`` and ``body``.
+    OpSpec("while", None, "control", None, Block()),
     # t += a where another name holds t: fine for numbers, refused (at run time) for arrays.
     OpSpec("no_in_place_update", 1, "like_first", None, _runtime("no_in_place_update"), effect=True),
 ]

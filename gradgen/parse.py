@@ -5,7 +5,9 @@ The accepted subset (anything else raises a located ``GradgenError`` saying what
 * statements: assignment (``a = ...``, ``a, b = ...``, ``a = b = ...``), augmented assignment
   to a name (``s += x``), annotated assignment, a final ``return``; docstrings, ``pass``,
   ``print(...)`` and ``assert`` are allowed and left out of the graph; ``import`` binds a name;
-* expressions: numbers, names, tuples, the operators ``+ - * / ** @``, unary ``-``/``+``,
+  ``if``/``elif``/``else`` (returns inside branches included), ``for i in range(...)`` and
+  ``while`` become ``cond``, ``loop`` and ``while`` equations (see ``control_flow.py``);
+* expressions: numbers, names, tuples, ``a if c else b``, the operators ``+ - * / ** @``, unary ``-``/``+``,
   single comparisons (not differentiated), ``x.T``, and calls to the functions listed in
   ``ops.SUPPORTED_FUNCTIONS_HINT``;
 * names resolve like Python: parameters and locals, then the closure, module globals and
@@ -31,6 +33,7 @@ import numpy as np
 
 from gradgen import ops
 from gradgen.builder import GraphBuilder
+from gradgen.control_flow import ControlFlowLowering, always_returns, fold_returns
 from gradgen.errors import (
     GradgenError,
     SourceLocation,
@@ -38,19 +41,17 @@ from gradgen.errors import (
     UnknownNameError,
     UnsupportedSyntaxError,
 )
-from gradgen.ir import Atom, Constant, Graph, Value
+from gradgen.ir import Constant, Graph, Value
 from gradgen.lowering import ExpressionLowering, PythonObject
 from gradgen.source import FunctionSource, read_function
 
 _CONTROL_FLOW_HINT = (
-    "gradgen differentiates straight-line code: assignments, augmented assignments to "
-    "names, and a final return; if/for/while/try come in a later version"
+    "gradgen differentiates assignments, augmented assignments to names, if/elif/else, "
+    "for loops over range(), while loops and returns; try and break come in a later version"
 )
 
 _UNSUPPORTED_STATEMENTS: dict[type, str] = {
-    ast.If: "'if' statements are not supported",
-    ast.For: "'for' loops are not supported",
-    ast.While: "'while' loops are not supported",
+    ast.Return: "'return' is supported only where it ends the function (possibly inside if/else)",
     ast.Try: "'try' statements are not supported",
     ast.With: "'with' statements are not supported",
     ast.Raise: "'raise' statements are not supported",
@@ -101,7 +102,7 @@ def parse_function(function: object, *, hash_cons: bool = False) -> ParsedFuncti
     )
 
 
-class FunctionLowering(ExpressionLowering):
+class FunctionLowering(ControlFlowLowering, ExpressionLowering):
     """Lowers one function body (the user's function or an inlined helper) into the builder."""
 
     def __init__(
@@ -151,19 +152,32 @@ class FunctionLowering(ExpressionLowering):
         return tuple(inputs)
 
     def lower_body(self) -> tuple[Any, ast.AST]:
-        body = self.source.tree.body
+        return self.lower_returning(fold_returns(self.source.tree.body))
+
+    def lower_returning(self, body: list[ast.stmt]) -> tuple[Any, ast.AST]:
+        """Lower statements that end the function: the value returned and the node returning it."""
         for index, statement in enumerate(body):
+            returns = isinstance(statement, ast.Return) or (isinstance(statement, ast.If) and always_returns([statement]))
+            if returns and index != len(body) - 1:
+                self.fail(
+                    UnsupportedSyntaxError,
+                    body[index + 1],
+                    "code after 'return' is never run",
+                    "end the function with its return statement",
+                )
             if isinstance(statement, ast.Return):
-                if index != len(body) - 1:
-                    self.fail(
-                        UnsupportedSyntaxError,
-                        body[index + 1],
-                        "code after 'return' is never run",
-                        "end the function with its return statement",
-                    )
                 if statement.value is None:
                     break
                 return self.expression(statement.value), statement
+            if returns:
+                return self.returning_if(statement), statement  # type: ignore[arg-type]
+            if index == len(body) - 1 and isinstance(statement, ast.If) and (always_returns(statement.body) or always_returns(statement.orelse)):
+                self.fail(
+                    UnsupportedSyntaxError,
+                    statement,
+                    f"{self.source.name}() does not return a value on every path through this if",
+                    "return in every branch (add an else), or after the if",
+                )
             self.statement(statement)
         self.fail(
             UnsupportedSyntaxError,
@@ -192,6 +206,12 @@ class FunctionLowering(ExpressionLowering):
                 self.bind(node.target, self.expression(node.value), node)
         elif isinstance(node, ast.Expr):
             self.expression_statement(node)
+        elif isinstance(node, ast.If):
+            self.if_statement(node)
+        elif isinstance(node, ast.For):
+            self.for_statement(node)
+        elif isinstance(node, ast.While):
+            self.while_statement(node)
         elif isinstance(node, (ast.Pass, ast.Assert)):
             pass
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -301,7 +321,7 @@ class FunctionLowering(ExpressionLowering):
 
     def name(self, node: ast.Name) -> Any:
         if node.id in self.env:
-            return self.env[node.id]
+            return self.check_bound(self.env[node.id], node)
         if node.id in self.local_names:
             self.fail(
                 UnknownNameError,

@@ -9,13 +9,26 @@ input's shape (``unbroadcast``); where the scalar analysis proves no broadcast, 
 
 The result's outputs are ``(*forward outputs, *gradients)``, one gradient per ``wrt`` index;
 an input the output does not depend on gets a zero of its shape.
+
+The reverse of ``outs = cond(p, *operands)`` is a cond on the same predicate (the forward value,
+which the backward has recomputed): its operands are the forward operands and the adjoints of
+``outs``, and each branch recomputes its forward branch, then walks it in reverse, returning
+the adjoints of the operands. The predicate is not differentiated.
+
+The reverse of a loop is a loop over the same range in reverse. The forward loop records, at the
+start of each iteration, the carried values the backward body reads, on a list used as a stack;
+the backward body pops them, recomputes the forward body, and walks it backwards from the
+adjoints of the carried values, carrying those adjoints and the sums of the invariants'.
+A ``while`` loop also counts its iterations; its backward is the same reversed loop, over that count.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 from gradgen import ops, rules
 from gradgen.builder import GraphBuilder, is_scalar
-from gradgen.ir import Atom, Constant, Equation, Graph, Value
+from gradgen.ir import Atom, Constant, Equation, Graph, Value, branches, loop_layout, uses
 
 
 def differentiate(graph: Graph, wrt: tuple[int, ...], *, check_output: bool, seed: Value | None = None) -> Graph:
@@ -27,7 +40,7 @@ def differentiate(graph: Graph, wrt: tuple[int, ...], *, check_output: bool, see
     """
     output = graph.outputs[0]
     wrt_values = tuple(graph.inputs[i] for i in wrt)
-    needed = _on_path(graph, wrt_values, output)
+    needed = _on_path(graph, wrt_values, (output,))
     builder = GraphBuilder(first_id=next_id(graph))
     for equation in graph.equations:
         builder.append(equation)
@@ -42,8 +55,24 @@ def differentiate(graph: Graph, wrt: tuple[int, ...], *, check_output: bool, see
         elif output.id in needed:
             adjoints[output.id] = builder.name(Constant(1.0), _adjoint_name(output, "output"), location, adjoint_of=output.id)
 
+    _reverse(graph.equations, adjoints, needed, builder)
+    gradients = tuple(_final_gradient(adjoints, value, builder) for value in wrt_values)
+    return builder.finish(graph.inputs, graph.outputs + gradients)
+
+
+def _reverse(equations: tuple[Equation, ...], adjoints: dict[int, Atom], needed: set[int], builder: GraphBuilder) -> None:
+    """Walk ``equations`` in reverse, adding each one's contributions to ``adjoints``.
+
+    ``np.where`` masks (``_BranchMasks``) follow adjoints within one walk; they do not enter
+    the branches and bodies of conds and loops, whose walks start afresh."""
     masks = _BranchMasks()
-    for equation in reversed(graph.equations):
+    for equation in reversed(equations):
+        if equation.op == "cond":
+            _reverse_cond(equation, adjoints, needed, builder)
+            continue
+        if equation.op in ("loop", "while"):
+            _reverse_loop(equation, adjoints, needed, builder)
+            continue
         adjoint = adjoints.get(equation.output.id)
         if adjoint is None or equation.output.id not in needed:
             continue
@@ -66,8 +95,75 @@ def differentiate(graph: Graph, wrt: tuple[int, ...], *, check_output: bool, see
                 claimed.add(gradient.id)
             _accumulate(adjoints, atom, gradient, builder, equation, fresh)
 
+
+def _reverse_cond(equation: Equation, adjoints: dict[int, Atom], needed: set[int], builder: GraphBuilder) -> None:
+    """``grads = cond(p, *operands, *adjoints of outs)`` whose branches are the branches' backwards."""
+    seeded = [j for j, v in enumerate(equation.outputs) if v.id in adjoints and v.id in needed]
+    if not seeded:
+        return
+    dependencies = cond_dependencies(equation)
+    reached = set().union(*(dependencies[j] for j in seeded))
+    operands = equation.inputs[1:]
+    wanted = tuple(isinstance(a, Value) and a.id in needed and position + 1 in reached for position, a in enumerate(operands))
+    if not any(wanted):
+        return
+    seeds = tuple(adjoints[equation.outputs[j].id] for j in seeded)
+    then, orelse = branches(equation)
+    params = (("then", _branch_backward(then, seeded, seeds, wanted)), ("else", _branch_backward(orelse, seeded, seeds, wanted)))
+    targets = [a for a, want in zip(operands, wanted) if want]
+    outputs = tuple(builder.new_value("", a.scalar) for a in targets)  # type: ignore[union-attr]
+    builder.append(Equation("cond", (equation.inputs[0], *operands, *seeds), outputs, params, equation.location))
+    for target, gradient in zip(targets, outputs):
+        _accumulate(adjoints, target, gradient, builder, equation, True)  # type: ignore[arg-type]
+
+
+def _branch_backward(branch: Graph, seeded: list[int], seeds: tuple[Atom, ...], wanted: tuple[bool, ...]) -> Graph:
+    """A branch's forward recomputed, then its reverse from ``seeds`` (adjoints of ``seeded`` outputs)."""
+    builder = GraphBuilder(first_id=next_id(branch))
+    seed_inputs = tuple(builder.new_value("", is_scalar(seed)) for seed in seeds)
+    for equation in branch.equations:
+        builder.append(dataclasses.replace(equation, forward=False))  # the forward cond already raised
+    adjoints: dict[int, Atom] = {}
+    for j, seed in zip(seeded, seed_inputs):
+        output = branch.outputs[j]
+        if isinstance(output, Value):
+            previous = adjoints.get(output.id)
+            adjoints[output.id] = seed if previous is None else builder.add("add", (previous, seed))
+    wrt_values = tuple(v for v, want in zip(branch.inputs, wanted) if want)
+    needed = _on_path(branch, wrt_values, tuple(branch.outputs[j] for j in seeded))
+    _reverse(branch.equations, adjoints, needed, builder)
     gradients = tuple(_final_gradient(adjoints, value, builder) for value in wrt_values)
-    return builder.finish(graph.inputs, graph.outputs + gradients)
+    return builder.finish(branch.inputs + seed_inputs, gradients)
+
+
+class _BranchMasks:
+    """Which ``np.where`` branch each adjoint flows from, so nan stays out of the gradient.
+
+    In ``np.where(x > 0, np.log(x), 0.0)`` the adjoint of the log branch is 0 where x <= 0,
+    but the log's rule divides it by x: 0/0 is nan there. Every elementwise rule applied to an
+    adjoint that came from one branch is therefore masked again with that branch's condition
+    (``runtime.mask``), which makes it exactly 0 where the branch was not taken. A value
+    whose adjoint has contributions from outside the branch is not masked.
+    """
+
+    def __init__(self) -> None:
+        self.of: dict[int, tuple[tuple[Atom, bool], ...]] = {}
+
+    def apply(self, equation: Equation, position: int, gradient: Atom, builder: GraphBuilder) -> Atom:
+        inherited = self.of.get(equation.output.id, ())
+        family = ops.OPS[equation.op].family
+        target = equation.inputs[position]
+        if equation.op == "where":
+            contributed = inherited + ((equation.inputs[0], position == 1),)  # the template masked it
+        elif family == "elementwise" and inherited:
+            for condition, taken in inherited:
+                gradient = builder.add("mask", (condition, gradient), (("taken", taken),), equation.location)
+            contributed = inherited
+        else:
+            contributed = ()
+        if isinstance(target, Value):
+            self.of[target.id] = contributed if self.of.get(target.id, contributed) == contributed else ()
+        return gradient
 
 
 class _BranchMasks:
@@ -131,19 +227,117 @@ def _needs_unbroadcast(equation: Equation, position: int) -> bool:
     return not all(is_scalar(atom) for atom in others)
 
 
-def _on_path(graph: Graph, wrt: tuple[Value, ...], output: Atom) -> set[int]:
-    """Ids of values that depend on a wrt input and that the output depends on."""
+def _reverse_loop(equation: Equation, adjoints: dict[int, Atom], needed: set[int], builder: GraphBuilder) -> None:
+    """``grads = loop reversed(range) (*adjoints of outs, *zeros, *invariants, stack)``."""
+    layout = loop_layout(equation)
+    outputs = equation.outputs[: layout.carried]
+    initial, invariants = layout.initial(equation), layout.invariants(equation)
+    if not any(v.id in adjoints and v.id in needed for v in outputs):
+        return
+    wanted = [m for m, a in enumerate(invariants) if isinstance(a, Value) and a.id in needed]
+    if not wanted and not any(isinstance(a, Value) and a.id in needed for a in initial):
+        return
+    body, recorded = _body_backward(equation.param("body"), layout.carried, wanted)  # type: ignore[arg-type]
+    stack: tuple[Value, ...] = ()
+    if recorded:
+        stack = (builder.new_value("stack"),)
+        forward = builder.defining(equation.outputs[0])  # as appended: the recomputed copy, in a body
+        builder.replace(forward, dataclasses.replace(forward, outputs=forward.outputs + stack, params=forward.params + (("record", recorded),)))
+    seeds = tuple(adjoints[v.id] if v.id in adjoints and v.id in needed else _zero(v, builder) for v in outputs)
+    sums = tuple(_zero(invariants[m], builder) for m in wanted)
+    targets = (*initial, *(invariants[m] for m in wanted))
+    # named after the adjoints they carry (grad_s for an accumulator s), then after their targets
+    hints = [_adjoint_name(v) for v in outputs] + [""] * len(wanted)
+    results = tuple(builder.new_value(hint, is_scalar(v)) for hint, v in zip(hints, body.outputs))
+    params = (("body", body), ("reverse", True), ("pops", len(recorded)))
+    # a while loop's backward runs as many times as it did: its count is recorded like a stack
+    bounds = equation.inputs[:3] if equation.op == "loop" else (Constant(0), equation.outputs[layout.carried], Constant(1))
+    builder.append(Equation("loop", (*bounds, *seeds, *sums, *invariants, *stack), results, params, equation.location))
+    for target, gradient in zip(targets, results):
+        if isinstance(target, Value) and target.id in needed:
+            _accumulate(adjoints, target, gradient, builder, equation, True)
+
+
+def _body_backward(body: Graph, carried: int, wanted: list[int]) -> tuple[Graph, tuple[int, ...]]:
+    """The backward body ``(i, *grad_carried, *sums, *invariants, *popped) -> (*grad_carried, *sums)``
+    and the positions of the forward body's inputs it pops (those it reads)."""
+    from gradgen.passes.dce import eliminate_dead_code
+
+    index, carried_inputs, invariant_inputs = body.inputs[0], body.inputs[1 : 1 + carried], body.inputs[1 + carried :]
+    builder = GraphBuilder(first_id=next_id(body))
+    # A carried value keeps one kind over the iterations, and so does its adjoint.
+    gradients_in = tuple(builder.new_value("", v.scalar) for v in carried_inputs)
+    sums_in = tuple(builder.new_value("", invariant_inputs[m].scalar) for m in wanted)
+    for equation in body.equations:
+        builder.append(dataclasses.replace(equation, forward=False))  # the forward loop already raised
+    adjoints: dict[int, Atom] = {}
+    for output, gradient in zip(body.outputs, gradients_in):
+        if isinstance(output, Value):
+            previous = adjoints.get(output.id)
+            adjoints[output.id] = gradient if previous is None else builder.add("add", (previous, gradient))
+    wrt_values = (*carried_inputs, *(invariant_inputs[m] for m in wanted))
+    _reverse(body.equations, adjoints, _on_path(body, wrt_values, body.outputs), builder)
+    gradients = tuple(_final_gradient(adjoints, v, builder) for v in carried_inputs)
+    sums = tuple(
+        builder.add("add", (total, adjoints[invariant_inputs[m].id])) if invariant_inputs[m].id in adjoints else total
+        for total, m in zip(sums_in, wanted)
+    )
+    inputs = (index, *gradients_in, *sums_in, *invariant_inputs, *carried_inputs)
+    graph = eliminate_dead_code(Graph(inputs, tuple(builder.equations), gradients + sums))
+    read = uses(graph)
+    recorded = tuple(k for k, v in enumerate(carried_inputs) if v.id in read)
+    graph = Graph(inputs[: len(inputs) - carried] + tuple(carried_inputs[k] for k in recorded), graph.equations, graph.outputs)
+    return graph, tuple(1 + k for k in recorded)
+
+
+def _zero(value: Atom, builder: GraphBuilder) -> Atom:
+    if is_scalar(value):
+        return Constant(0.0)
+    return builder.add("zeros_like", (value,))
+
+
+def _on_path(graph: Graph, wrt: tuple[Value, ...], outputs: tuple[Atom, ...]) -> set[int]:
+    """Ids of values that depend on a wrt input and that one of ``outputs`` depends on."""
     depends_on_wrt = {v.id for v in wrt}
-    for equation in graph.equations:
-        if any(isinstance(a, Value) and a.id in depends_on_wrt for a in equation.inputs):
-            depends_on_wrt.update(v.id for v in equation.outputs)
-    if not isinstance(output, Value):
+    output_depends = {a.id for a in outputs if isinstance(a, Value)}
+    if not output_depends:
         return set()
-    output_depends = {output.id}
-    for equation in reversed(graph.equations):
-        if any(v.id in output_depends for v in equation.outputs):
-            output_depends.update(a.id for a in equation.inputs if isinstance(a, Value))
+    links = [(equation, _links(equation)) for equation in graph.equations]
+    for equation, link in links:
+        for output, inputs in zip(equation.outputs, link):
+            if any(isinstance(a, Value) and a.id in depends_on_wrt for a in inputs):
+                depends_on_wrt.add(output.id)
+    for equation, link in reversed(links):
+        for output, inputs in zip(equation.outputs, link):
+            if output.id in output_depends:
+                output_depends.update(a.id for a in inputs if isinstance(a, Value))
     return depends_on_wrt & output_depends
+
+
+def _links(equation: Equation) -> list[tuple[Atom, ...]]:
+    """For each output of ``equation``, the inputs it depends on (a cond's, through its branches)."""
+    if equation.op in ("loop", "while"):
+        layout = loop_layout(equation)
+        read = equation.inputs[layout.bounds : layout.bounds + layout.carried + layout.invariant]
+        return [read] * layout.carried + [()] * (len(equation.outputs) - layout.carried)
+    if equation.op != "cond":
+        return [equation.inputs] * len(equation.outputs)
+    return [tuple(equation.inputs[p] for p in sorted(positions)) for positions in cond_dependencies(equation)]
+
+
+def cond_dependencies(equation: Equation) -> list[set[int]]:
+    """For each output of a cond, the positions of the inputs it depends on in either branch
+    (the predicate, at position 0, is not differentiated and never listed)."""
+    then, orelse = branches(equation)
+    return [{1 + i for i in a | b} for a, b in zip(_dependencies(then), _dependencies(orelse))]
+
+
+def _dependencies(graph: Graph) -> list[set[int]]:
+    depends: dict[int, set[int]] = {v.id: {i} for i, v in enumerate(graph.inputs)}
+    for equation, link in ((eq, _links(eq)) for eq in graph.equations):
+        for output, inputs in zip(equation.outputs, link):
+            depends[output.id] = set().union(*(depends.get(a.id, set()) for a in inputs if isinstance(a, Value)))
+    return [depends.get(a.id, set()) if isinstance(a, Value) else set() for a in graph.outputs]
 
 
 def _adjoint_name(value: Value, default: str = "") -> str:
@@ -159,7 +353,7 @@ def _location_of(graph: Graph, value: Value):
 
 
 def next_id(graph: Graph) -> int:
-    """The first id not used by ``graph``: backward values are numbered from here."""
+    """The first id not used by ``graph`` (its own scope): backward values are numbered from here."""
     ids = [v.id for v in graph.inputs]
     ids += [v.id for eq in graph.equations for v in eq.outputs]
     return max(ids, default=-1) + 1

@@ -5,7 +5,8 @@
 promotion (Python numbers are "weak", as in NEP 50). A dtype is a numpy dtype name, or
 ``"py:float"``/``"py:int"``/``"py:bool"`` for a Python number. Anything the rules cannot decide, or
 arguments numpy would reject, raises ``ShapeError``; the caller then keeps the generic code,
-which is correct for every shape and fails, if it must, exactly as numpy does.
+which is correct for every shape and fails, if it must, exactly as numpy does. Graphs with
+branches or loops are not specialized yet: they raise ``ShapeError`` too.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ def stamp_shapes(graph: Graph, arguments: Sequence[Any]) -> Graph:
     for value, argument in zip(graph.inputs, arguments):
         facts[value.id] = argument_fact(argument)
     for equation in graph.equations:
+        if OPS[equation.op].family == "control":
+            raise ShapeError("branches and loops are not specialized: the generic code runs")
         inputs = [_fact(atom, facts) for atom in equation.inputs]
         try:
             resolved = _resolve_dynamic(equation, known)

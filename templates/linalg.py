@@ -8,9 +8,10 @@ def matmul(x, y, z, grad_z):
 
 
 def dot(x, y, z, grad_z):
-    # np.dot agrees with @ for vectors and matrices, and is a product for scalars
-    grad_x = matmul_vjp_left(grad_z, x, y)
-    grad_y = matmul_vjp_right(grad_z, x, y)
+    # np.dot agrees with @ for vectors and matrices and is a product for scalars; for N-D
+    # arrays it contracts x's last axis with y's second to last (tensordot in the backward)
+    grad_x = dot_vjp_left(grad_z, x, y)
+    grad_y = dot_vjp_right(grad_z, x, y)
 
 
 def transpose(x, z, grad_z, *, axes):

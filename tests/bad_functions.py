@@ -19,23 +19,114 @@ SCALE = 2.0
 # -- statements -----------------------------------------------------------------------------
 
 
-def uses_if(x):
-    if x > 0:  # <- error uses_if
+def assigned_in_one_branch(x):
+    if x > 0:
+        y = x * 2.0
+    return y  # <- error assigned_in_one_branch at y
+
+
+def returns_on_one_path(x):
+    y = x * 2.0
+    if y > 0:  # <- error returns_on_one_path
+        return y
+
+
+def return_inside_branch_of_branch(x):
+    if x > 0:
+        if x > 1:
+            return x  # <- error return_inside_branch_of_branch
         x = x * 2.0
     return x
 
 
-def uses_for(x):
+def branches_return_different_counts(x):
+    if x > 0:
+        return x, x
+    return x  # <- error branches_return_different_counts
+
+
+def loop_over_array(x):
     s = 0.0
-    for i in range(3):  # <- error uses_for
+    for row in x:  # <- error loop_over_array at x
+        s = s + row
+    return s
+
+
+def loop_with_break(x):
+    s = 0.0
+    for i in range(3):
+        s = s + x
+        if s > 1.0:
+            break  # <- error loop_with_break
+    return s
+
+
+def loop_with_else(x):
+    s = 0.0
+    for i in range(3):
+        s = s + x
+    else:
+        s = s * 2.0  # <- error loop_with_else
+    return s
+
+
+def return_inside_loop(x):
+    for i in range(3):
+        x = x * 2.0
+        if x > 10.0:
+            return x  # <- error return_inside_loop
+    return x
+
+
+def continue_in_loop(x):
+    s = 0.0
+    for i in range(3):
+        if i == 1:
+            continue  # <- error continue_in_loop
         s = s + x
     return s
 
 
-def uses_while(x):
-    while x > 1.0:  # <- error uses_while
+def bound_only_in_loop(x):
+    for i in range(3):
+        y = x * i
+    return y  # <- error bound_only_in_loop at y
+
+
+def loop_over_float_range(x):
+    s = 0.0
+    for i in range(3.0):  # <- error loop_over_float_range at 3.0
+        s = s + x
+    return s
+
+
+def while_true(x):
+    while True:  # <- error while_true at True
         x = x / 2.0
     return x
+
+
+def while_with_break(x):
+    while x > 1.0:
+        x = x / 2.0
+        if x < 3.0:
+            break  # <- error while_with_break
+    return x
+
+
+def while_with_else(x):
+    while x > 1.0:
+        x = x / 2.0
+    else:
+        x = x * 3.0  # <- error while_with_else
+    return x
+
+
+def while_changing_nothing(x):
+    y = x
+    while x > 1.0:  # <- error while_changing_nothing
+        z = x / 2.0
+    return y
 
 
 def uses_try(x):
@@ -156,8 +247,8 @@ def lambda_expression(x):
     return double(x)
 
 
-def conditional_expression(x):
-    return x if x > 0 else -x  # <- error conditional_expression at x if
+def conditional_with_and(x):
+    return x if x > 0 and x < 1.0 else -x  # <- error conditional_with_and at x > 0 and
 
 
 def list_comprehension(x):
@@ -351,8 +442,8 @@ def kwargs_helper(x):
 
 
 def _helper_with_loop(t):
-    for i in range(2):  # <- error error_inside_helper
-        t = t * 2.0
+    with open("/dev/null"):  # <- error error_inside_helper
+        t = t / 2.0
     return t
 
 
@@ -402,8 +493,8 @@ def wrong_arity_primitive(x):
 
 def _make_nested():
     def nested_loop(x):
-        for i in range(2):  # <- error nested_loop
-            x = x * 2.0
+        with open("/dev/null"):  # <- error nested_loop
+            x = x / 2.0
         return x
 
     def nested_deep(x):
@@ -439,7 +530,7 @@ class Model:
 
 @_identity_decorator
 def decorated_at_top(x):
-    return x if x else 1.0  # <- error decorated_at_top at x if
+    return x // 2.0  # <- error decorated_at_top at x // 2.0
 
 
 def unicode_before_error(x):

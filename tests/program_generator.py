@@ -101,6 +101,9 @@ NEGATIVE_AXES = True
 GATE_CONSTANT_FACTORS = True
 # regressions.sum_of_keepdims_sum: reducing a keepdims reduction again was a GraphError.
 KEEPDIMS_REDUCTIONS = True
+# regressions.chained_keepdims_sums: a keepdims reduction of a value computed by another keepdims
+# reduction is a GraphError with optimize=True (open).
+CHAINED_KEEPDIMS = False
 
 Shape = tuple[int, ...]
 
@@ -117,10 +120,19 @@ class Node:
     hi: float = 0.0
     spelling: str = ""
     bound_to_constant: bool = False  # for "var": the name holds a value no parameter affects
+    bound_to_keepdims: bool = False  # for "var": its value was computed by a keepdims reduction
 
     @property
     def magnitude(self) -> float:
         return max(abs(self.lo), abs(self.hi))
+
+    @property
+    def has_keepdims_reduction(self) -> bool:
+        if self.op == "var":
+            return self.bound_to_keepdims
+        if self.op in ("sum", "mean") and self.value[1]:
+            return True
+        return any(a.has_keepdims_reduction for a in self.args)
 
     @property
     def variable(self) -> bool:
@@ -528,8 +540,23 @@ def _span(values: Sequence[float]) -> tuple[float, float]:
     return min(values), max(values)
 
 
-def var(name: str, shape: Shape, lo: float, hi: float, bound_to_constant: bool = False) -> Node:
-    return Node("var", value=name, shape=shape, lo=lo, hi=hi, bound_to_constant=bound_to_constant)
+def var(
+    name: str,
+    shape: Shape,
+    lo: float,
+    hi: float,
+    bound_to_constant: bool = False,
+    bound_to_keepdims: bool = False,
+) -> Node:
+    return Node(
+        "var",
+        value=name,
+        shape=shape,
+        lo=lo,
+        hi=hi,
+        bound_to_constant=bound_to_constant,
+        bound_to_keepdims=bound_to_keepdims,
+    )
 
 
 def const(number: float) -> Node:
@@ -740,7 +767,9 @@ class _Drawer:
     def bind(self, name: str, node: Node) -> None:
         for alias in _aliases(node):
             self.fresh.discard(alias)
-        self.env[name] = var(name, node.shape, node.lo, node.hi, not node.variable)
+        self.env[name] = var(
+            name, node.shape, node.lo, node.hi, not node.variable, node.has_keepdims_reduction
+        )
         # In a numpy program's helper every name may hold an array, whatever its shape here.
         may_be_array = node.shape != () or (self.in_helper and self.kind == "numpy")
         if may_be_array and not _aliases(node) and node.op not in ("const", "global"):
@@ -965,6 +994,8 @@ class _Drawer:
             else:
                 forms.append("explicit-none")
             argument = self.expression(depth - 1, shape, True)
+            if keepdims and argument.has_keepdims_reduction and not CHAINED_KEEPDIMS:
+                return None
             return reduction(op, argument, axis, keepdims, self.choice(forms))
         if op == "matmul":
             candidates = [

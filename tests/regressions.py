@@ -4,6 +4,8 @@ One forward function per bug; ``REGRESSIONS`` in test_generated_programs.py give
 point, what gradgen does and what it should do. gradgen reads these with ``inspect``.
 """
 
+import math
+
 import numpy as np
 
 
@@ -92,3 +94,27 @@ def sum_of_keepdims_mean(x):
 
 def sum_of_keepdims_axis_sum(x):
     return np.sum(np.sum(x, axis=0, keepdims=True))
+
+
+def math_fabs_of_int(x, y):
+    # math.fabs is emitted as the builtin abs, which keeps an int an int: with x=2, y=3 the
+    # gradient for x is the int 3 (expected 3.0), and value_and_grad's value of
+    # math.fabs(3) is 3 where the function returns 3.0.
+    return x * math.fabs(y)
+
+
+def chained_keepdims_sums(x):
+    # two keepdims reductions in a row, then an elementwise op: with optimize=True the
+    # specialized graph fails verify(): "t#9 used before it is defined in
+    # grad_x#10 = expand_reduced axis=1 keepdims=True t#9 x#0" (any 2-D shape).
+    return np.sum(np.sin(np.sum(np.sum(x, 1, keepdims=True), 0, keepdims=True)))
+
+
+def chained_keepdims_sums_weighted(x, w):
+    return np.sum(np.sum(np.sum(x, 1, keepdims=True), 0, keepdims=True) * w)
+
+
+def chained_keepdims_means_fan_out(x, w):
+    # the same with means used twice: "output grad_x#20 is never defined".
+    v0 = np.mean(np.mean(x, axis=1, keepdims=True), axis=0, keepdims=True)
+    return np.sum(v0 * w) * np.sum(v0)

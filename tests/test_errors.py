@@ -101,7 +101,7 @@ def assert_says_what_is_supported(error: GradgenError, keywords: tuple[str, ...]
 
 # -- the catalogue --------------------------------------------------------------------------
 
-CONTROL_FLOW = ("straight-line", "assignments", "return")
+CONTROL_FLOW = ("assignments", "if/elif/else", "range()")
 OPERATORS = ("supported operators", "+ - * / **")
 CALLS = ("supported calls", "math.exp", "numpy", "inlined")
 
@@ -121,9 +121,21 @@ class Case:
 
 CASES = [
     # statements
-    Case("uses_if", UnsupportedSyntaxError, "branched with an if statement", CONTROL_FLOW),
-    Case("uses_for", UnsupportedSyntaxError, "accumulated in a for loop", CONTROL_FLOW),
-    Case("uses_while", UnsupportedSyntaxError, "halved in a while loop", CONTROL_FLOW),
+    Case("assigned_in_one_branch", UnknownNameError, "read a name only one branch of an if assigned", ("every branch",)),
+    Case("returns_on_one_path", UnsupportedSyntaxError, "returned from one branch only, at the end", ("every branch",)),
+    Case("return_inside_branch_of_branch", UnsupportedSyntaxError, "returned from an if nested in an if that falls through", ("ends the function",)),
+    Case("branches_return_different_counts", UnsupportedSyntaxError, "returned a pair from one branch, one value from the other", ("same",)),
+    Case("loop_over_array", UnsupportedSyntaxError, "looped over the rows of an array", ("range(n)",)),
+    Case("loop_with_break", UnsupportedSyntaxError, "broke out of a for loop", CONTROL_FLOW),
+    Case("return_inside_loop", UnsupportedSyntaxError, "returned from inside a for loop", ("ends the function",)),
+    Case("continue_in_loop", UnsupportedSyntaxError, "skipped an iteration with continue", CONTROL_FLOW),
+    Case("loop_with_else", UnsupportedSyntaxError, "wrote for ... else", ("after the loop",)),
+    Case("bound_only_in_loop", UnknownNameError, "read after the loop a name first bound inside it", ("before the loop",)),
+    Case("loop_over_float_range", UnsupportedSyntaxError, "looped over range(3.0)", ("int",)),
+    Case("while_true", UnsupportedSyntaxError, "wrote while True (with no break)", ("break",)),
+    Case("while_with_break", UnsupportedSyntaxError, "broke out of a while loop", CONTROL_FLOW),
+    Case("while_with_else", UnsupportedSyntaxError, "wrote while ... else", ("after the loop",)),
+    Case("while_changing_nothing", UnsupportedSyntaxError, "looped without changing what the condition reads", ("assign",)),
     Case("uses_try", UnsupportedSyntaxError, "caught an exception with try/except", CONTROL_FLOW),
     Case("uses_with", UnsupportedSyntaxError, "opened a file in a with block", CONTROL_FLOW),
     Case("uses_raise", UnsupportedSyntaxError, "raised an exception", CONTROL_FLOW),
@@ -158,7 +170,7 @@ CASES = [
     ),
     # expressions
     Case("lambda_expression", UnsupportedSyntaxError, "built a lambda inside the function", ("def",)),
-    Case("conditional_expression", UnsupportedSyntaxError, "wrote x if x > 0 else -x", ()),
+    Case("conditional_with_and", UnsupportedSyntaxError, "wrote 'and' in a conditional expression", ("comparisons",)),
     Case("list_comprehension", UnsupportedSyntaxError, "summed a list comprehension", ("numpy",)),
     Case("generator_expression", UnsupportedSyntaxError, "summed a generator expression", ("numpy",)),
     Case("uses_yield", UnsupportedSyntaxError, "wrote a generator (yield)", ("return",)),
@@ -200,7 +212,7 @@ CASES = [
     Case("recursive_helper", UnsupportedSyntaxError, "called a helper that calls itself", ("inline",)),
     Case("star_args_helper", UnsupportedSyntaxError, "called a helper declared with *args", ("name",)),
     Case("kwargs_helper", UnsupportedSyntaxError, "called a helper declared with **kwargs", ("name",)),
-    Case("error_inside_helper", UnsupportedSyntaxError, "called a helper that loops", CONTROL_FLOW),
+    Case("error_inside_helper", UnsupportedSyntaxError, "called a helper with a with block", CONTROL_FLOW),
     Case("helper_wrong_arity", UnsupportedSyntaxError, "called a helper with too many arguments", ()),
     Case("star_args_function", UnsupportedSyntaxError, "declared the function itself with *args", ("by name",)),
     Case("kwargs_function", UnsupportedSyntaxError, "declared the function itself with **kwargs", ("by name",)),
@@ -210,7 +222,7 @@ CASES = [
     Case("wrong_arity_primitive", UnsupportedSyntaxError, "called math.exp with two arguments", ("1 positional",)),
     Case("helper_without_source", SourceUnavailableError, "called a helper built with exec", ("def",)),
     # where the function lives
-    Case("nested_loop", UnsupportedSyntaxError, "looped in a function nested in a factory", CONTROL_FLOW),
+    Case("nested_loop", UnsupportedSyntaxError, "used with in a function nested in a factory", CONTROL_FLOW),
     Case("nested_deep", UnsupportedSyntaxError, "used // in a nested function", OPERATORS),
     Case("static_loss", UnknownFunctionError, "called math.gamma in a @staticmethod", CALLS, {}, bad.Model.static_loss),
     Case(
@@ -221,7 +233,7 @@ CASES = [
         {},
         bad.Model.twice_decorated,
     ),
-    Case("decorated_at_top", UnsupportedSyntaxError, "a decorated module-level function", ()),
+    Case("decorated_at_top", UnsupportedSyntaxError, "a decorated module-level function", OPERATORS),
     Case("unicode_before_error", UnsupportedSyntaxError, "non-ASCII names before the error", OPERATORS),
     Case("one_line_def", UnsupportedSyntaxError, "wrote the whole def on one line", OPERATORS),
     Case("multi_line_expression", UnsupportedSyntaxError, "used % on a continuation line", OPERATORS),

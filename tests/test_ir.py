@@ -65,3 +65,43 @@ def test_verify_rejects_undefined_output():
 def test_uses_counts_equation_inputs_and_outputs():
     graph = Graph((x, y), (Equation("mul", (x, x), (z,)),), (z, x))
     assert uses(graph) == {0: 3, 2: 1}
+
+
+# -- control flow ---------------------------------------------------------------------------
+
+
+def _branch(op_inputs, op="mul"):
+    a, b = Value(10, "a", True), Value(11, "b", True)
+    out = Value(12, "", True)
+    return Graph((a, b), (Equation(op, (a, b), (out,)),), (out,))
+
+
+def test_a_cond_holds_its_branches_and_stays_hashable():
+    p, r = Value(3, "", False), Value(4, "r", True)
+    cond = Equation("cond", (p, x, y), (r,), (("then", _branch(None)), ("else", _branch(None, "add"))))
+    graph = verify(Graph((x, y), (Equation("gt", (x, y), (p,)), cond), (r,)))
+    assert hash(cond) == hash(dataclasses.replace(cond))
+    text = str(graph)
+    assert "r#4:scalar = cond t#3 x#0:scalar y#1:scalar" in text and "then:" in text and "else:" in text
+
+
+def test_verify_checks_the_branches_against_their_cond():
+    p, r = Value(3, "", False), Value(4, "r", True)
+    one_operand = Equation("cond", (p, x), (r,), (("then", _branch(None)), ("else", _branch(None))))
+    with pytest.raises(GraphError, match="operands"):
+        verify(Graph((x, y), (Equation("gt", (x, y), (p,)), one_operand), (r,)))
+    a = Value(10, "a", True)
+    broken = Graph((a, Value(11, "b", True)), (), (Value(99, "", True),))  # returns an undefined value
+    bad = Equation("cond", (p, x, y), (r,), (("then", broken), ("else", _branch(None))))
+    with pytest.raises(GraphError, match="never defined"):
+        verify(Graph((x, y), (Equation("gt", (x, y), (p,)), bad), (r,)))
+
+
+def test_verify_checks_a_loop_against_its_body():
+    i, s_in, s_out, t = Value(10, "i", True), Value(11, "s", True), Value(12, "s", True), Value(13, "", True)
+    body = Graph((i, s_in, y), (Equation("mul", (s_in, y), (s_out,)),), (s_out,))
+    loop = Equation("loop", (Constant(0), Constant(3), Constant(1), x, y), (t,), (("body", body),))
+    verify(Graph((x, y), (loop,), (t,)))
+    too_many = dataclasses.replace(loop, inputs=loop.inputs + (x,))
+    with pytest.raises(GraphError, match="inputs"):
+        verify(Graph((x, y), (too_many,), (t,)))

@@ -1,5 +1,7 @@
 """Optimization passes: each a pure Graph -> Graph, together run to a fixed point."""
 
+import dataclasses
+
 from gradgen import api, passes
 from gradgen.ir import Constant, Equation, Graph, Value, verify
 from gradgen.passes.copy_propagation import propagate_copies
@@ -118,3 +120,44 @@ def test_optimized_neuron_costs_no_more_than_the_seeds_flat_code():
     textbook = api.grad(seeds.neuron, wrt=(0, 1, 2, 3, 4), optimize=False).graph
     assert count_operations(optimized) <= 15
     assert count_operations(optimized) < count_operations(textbook)
+
+
+# -- control flow ---------------------------------------------------------------------------
+
+
+def _cond(predicate, then_op="mul", else_op="add", outputs=2):
+    a, b = Value(10, "a", True), Value(11, "b", True)
+    def branch(op):
+        first, second = Value(12, "", True), Value(13, "", True)
+        equations = (Equation(op, (a, b), (first,)), Equation("sub", (a, b), (second,)))
+        return Graph((a, b), equations, (first, second)[:outputs])
+    results = tuple(Value(20 + k, f"r{k}", True) for k in range(outputs))
+    return Equation("cond", (predicate, x, y), results, (("then", branch(then_op)), ("else", branch(else_op)))), results
+
+
+def test_dead_code_elimination_prunes_the_outputs_of_a_cond_nothing_reads():
+    p = Value(3, "", False)
+    cond, (first, _) = _cond(p)
+    graph = eliminate_dead_code(Graph((x, y), (Equation("gt", (x, y), (p,)), cond), (first,)))
+    pruned = graph.equations[1]
+    assert pruned.outputs == (first,)
+    assert all(len(branch.equations) == 1 for branch in (pruned.param("then"), pruned.param("else")))
+    verify(graph)
+
+
+def test_a_constant_predicate_inlines_the_branch_it_selects():
+    cond, (first, second) = _cond(Constant(False))
+    graph = passes.optimize(Graph((x, y), (cond,), (first, second)), check=True)
+    assert [eq.op for eq in graph.equations] == ["add", "sub"]
+    assert [a.name for a in graph.outputs] == ["r0", "r1"]  # the user's names survive
+
+
+def test_constant_operands_move_into_the_branches():
+    p = Value(3, "", False)
+    cond, (first, _) = _cond(p)
+    cond = dataclasses.replace(cond, inputs=(p, x, Constant(2.0)))
+    graph = simplify(Graph((x, y), (Equation("gt", (x, y), (p,)), cond), (first,)))
+    simplified = graph.equations[1]
+    assert simplified.inputs == (p, x)
+    assert simplified.param("then").equations[0].inputs[1] == Constant(2.0)
+    verify(graph)

@@ -29,10 +29,12 @@ BAD_EXAMPLE = """import math
 
 
 def f(x):
-    \"\"\"Sum of sines.\"\"\"
+    \"\"\"A logarithm, or zero.\"\"\"
     total = 0.0
-    for i in range(3):
-        total += math.sin(x * i)
+    try:
+        total = math.log(x)
+    except ValueError:
+        pass
     return total
 """
 

@@ -6,7 +6,7 @@ from typing import Hashable
 
 from gradgen.ir import Atom, Graph, Value
 from gradgen.ops import OPS
-from gradgen.passes.substitution import rebuild, substitute_inputs
+from gradgen.passes.substitution import map_branches, rebuild, substitute_inputs
 
 # Ops whose operands may be swapped without changing the result (max/min are not: their
 # tie convention favours the first argument).
@@ -20,13 +20,18 @@ def _key(op: str, inputs: tuple[Atom, ...], params: Hashable) -> Hashable:
 
 
 def eliminate_common_subexpressions(graph: Graph) -> Graph:
-    """Reuse the first value computed by each ``(op, inputs, params)`` for its repeats."""
+    """Reuse the first value computed by each ``(op, inputs, params)`` for its repeats.
+
+    A cond is opaque here (each branch is a scope of its own, optimized on its own)."""
     seen: dict[Hashable, Value] = {}
     replacements: dict[int, Atom] = {}
     equations = []
+    changed = False
     for equation in graph.equations:
-        equation = substitute_inputs(equation, replacements)
-        if OPS[equation.op].effect or len(equation.outputs) != 1:
+        substituted = map_branches(substitute_inputs(equation, replacements), eliminate_common_subexpressions)
+        changed = changed or substituted is not equation
+        equation = substituted
+        if OPS[equation.op].effect or len(equation.outputs) != 1 or OPS[equation.op].family == "control":
             equations.append(equation)
             continue
         key = _key(equation.op, equation.inputs, equation.params)
@@ -37,5 +42,5 @@ def eliminate_common_subexpressions(graph: Graph) -> Graph:
         seen[key] = equation.output
         equations.append(equation)
     if not replacements:
-        return graph
+        return Graph(graph.inputs, tuple(equations), graph.outputs) if changed else graph
     return rebuild(graph, equations, replacements)

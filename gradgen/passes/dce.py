@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from gradgen.ir import Constant, Equation, Graph, Value
+import dataclasses
+
+from gradgen.ir import Constant, Equation, Graph, Value, branches, subgraphs, uses, with_branches
 from gradgen.ops import OPS
+from gradgen.passes.substitution import map_branches
 
 # math.* functions that raise outside their domain (or on overflow) instead of returning nan/inf.
 _MATH_RAISES = frozenset({"log", "log1p", "sqrt", "exp", "expm1", "arcsin", "arccos", "sinh", "cosh", "log2", "log10"})
@@ -13,12 +16,16 @@ def may_raise(equation: Equation) -> bool:
     """Whether the user's forward computation can raise where numpy would only warn, so that the
     gradient, which recomputes it even when unused, raises where the forward raises."""
     op, params = equation.op, dict(equation.params)
+    if OPS[op].family == "control":
+        return any(eq.forward and may_raise(eq) for graph in subgraphs(equation) for eq in graph.equations)
     if op in _MATH_RAISES and params.get("lib") == "math":
         return True
     if params.get("lib") in ("method", "attribute"):
         return not all(isinstance(a, Value) and a.shape for a in equation.inputs[:1])  # no such method
     if op == "cast":
         return True  # float(array) raises
+    if op == "index":
+        return True  # a float is not subscriptable; an index may be out of range
     if op == "div":
         divisor = equation.inputs[1]
         return not (isinstance(divisor, Constant) and divisor.value != 0)  # x / 0.0 raises
@@ -30,14 +37,39 @@ def may_raise(equation: Equation) -> bool:
 
 
 def eliminate_dead_code(graph: Graph) -> Graph:
-    """Drop equations whose outputs nothing reads (except effects and forward code that may raise)."""
+    """Drop equations whose outputs nothing reads (except effects and forward code that may raise);
+    a cond loses the outputs nothing reads, and the operands its branches then no longer read."""
     live = {a.id for a in graph.outputs if isinstance(a, Value)}
     kept = []
+    changed = False
     for equation in reversed(graph.equations):
         keep = OPS[equation.op].effect or (equation.forward and may_raise(equation))
         if keep or any(v.id in live for v in equation.outputs):
+            if equation.op == "cond":
+                pruned = _prune_cond(equation, live)
+                changed = changed or pruned is not equation
+                equation = pruned
+            elif equation.op in ("loop", "while"):  # every carried value feeds the next iteration: prune inside only
+                pruned = map_branches(equation, eliminate_dead_code)
+                changed = changed or pruned is not equation
+                equation = pruned
             kept.append(equation)
             live.update(a.id for a in equation.inputs if isinstance(a, Value))
-    if len(kept) == len(graph.equations):
+    if len(kept) == len(graph.equations) and not changed:
         return graph
     return type(graph)(graph.inputs, tuple(reversed(kept)), graph.outputs)
+
+
+def _prune_cond(equation: Equation, live: set[int]) -> Equation:
+    positions = [j for j, v in enumerate(equation.outputs) if v.id in live] or list(range(len(equation.outputs)))
+    pruned = [eliminate_dead_code(Graph(b.inputs, b.equations, tuple(b.outputs[j] for j in positions))) for b in branches(equation)]
+    read = [uses(branch) for branch in pruned]
+    operands = [i for i in range(len(equation.inputs) - 1) if any(b.inputs[i].id in counts for b, counts in zip(pruned, read))]
+    if len(positions) == len(equation.outputs) and len(operands) == len(equation.inputs) - 1 and all(
+        new == old for new, old in zip(pruned, branches(equation))
+    ):
+        return equation
+    then, orelse = (Graph(tuple(b.inputs[i] for i in operands), b.equations, b.outputs) for b in pruned)
+    inputs = (equation.inputs[0], *(equation.inputs[1 + i] for i in operands))
+    outputs = tuple(equation.outputs[j] for j in positions)
+    return with_branches(dataclasses.replace(equation, inputs=inputs, outputs=outputs), then, orelse)

@@ -7,6 +7,9 @@ to be a float already, so an integer argument still gets a float gradient. There
 of a scalar output relies on. Negations are pushed
 outwards until two cancel or one turns an addition into a subtraction, which is how the
 sigmoid's backward reaches the cost of the hand-written ``grad * L * (1 - L)``.
+
+A cond's branches are simplified on their own; constant operands are moved into them, and a
+cond whose predicate folded to a constant is replaced by the branch it selects.
 """
 
 from __future__ import annotations
@@ -16,9 +19,20 @@ import math
 from typing import Callable, Union
 
 from gradgen.builder import is_scalar
-from gradgen.ir import Atom, Constant, Equation, Graph, Value, is_constant_number, uses
+from gradgen.ir import (
+    Atom,
+    Constant,
+    Equation,
+    Graph,
+    Value,
+    branches,
+    is_constant_number,
+    loop_layout,
+    uses,
+    with_branches,
+)
 from gradgen.ops import OPS
-from gradgen.passes.substitution import rebuild, substitute_inputs
+from gradgen.passes.substitution import map_branches, rebuild, rename, substitute, substitute_inputs
 from gradgen.shapes import is_float_dtype
 
 # Ops whose result is a float whatever their inputs (given numbers or numeric arrays).
@@ -99,6 +113,21 @@ class _Simplifier:
         temporary = self.fresh(equation.output, scalar)
         first = Equation(inner, inputs, (temporary,), (), equation.location, equation.forward)
         return [first, dataclasses.replace(equation, op=op, inputs=(temporary,), params=())]
+
+    # -- control flow -------------------------------------------------------------------------
+
+    def selected_branch(self, eq: Equation) -> tuple[list[Equation], dict[int, Atom]]:
+        """The equations of the branch a constant predicate selects, renumbered into this scope,
+        and what each output of the cond becomes."""
+        branch = branches(eq)[0 if eq.inputs[0].value else 1]  # type: ignore[union-attr]
+        mapping: dict[int, Atom] = {v.id: a for v, a in zip(branch.inputs, eq.inputs[1:])}
+        equations = []
+        for inner in branch.equations:
+            inner = substitute_inputs(inner, mapping)
+            outputs = tuple(dataclasses.replace(v, id=self.fresh(v, v.scalar).id) for v in inner.outputs)
+            mapping.update((old.id, new) for old, new in zip(inner.outputs, outputs))
+            equations.append(dataclasses.replace(inner, outputs=outputs))
+        return equations, {v.id: substitute(a, mapping) for v, a in zip(eq.outputs, branch.outputs)}
 
     # -- rewrites -----------------------------------------------------------------------------
 
@@ -244,6 +273,36 @@ def simplify(graph: Graph) -> Graph:
     changed = False
     for equation in graph.equations:
         equation = substitute_inputs(equation, replacements)
+        if equation.op == "cond":
+            if isinstance(equation.inputs[0], Constant):
+                selected, outputs = simplifier.selected_branch(equation)
+                for new in selected:
+                    equations.append(new)
+                    simplifier.record(new)
+                replacements.update(outputs)
+                changed = True
+                continue
+            inside = _constant_operands_inside(equation)
+            floats = [simplifier.is_float(a) for a in inside.inputs[1:]]
+            simplified = map_branches(inside, lambda branch: simplify(_known_floats(branch, floats)))
+            changed = changed or simplified != equation
+            equation = simplified
+        elif equation.op == "while":
+            simplified = map_branches(equation, simplify)
+            changed = changed or simplified is not equation
+            equation = simplified
+        elif equation.op == "loop":
+            unchanged = _unchanged_carried(equation)
+            if unchanged is not None:
+                equation, passed = unchanged
+                replacements.update(passed)
+                changed = True
+            inside = _constant_invariants_inside(equation)
+            layout = loop_layout(inside)
+            floats = [False] * (1 + layout.carried) + [simplifier.is_float(a) for a in layout.invariants(inside)]
+            simplified = map_branches(inside, lambda body: simplify(_known_floats(body, floats)))
+            changed = changed or simplified != equation
+            equation = simplified
         result = simplifier.rewrite(equation)
         if result is None:
             equations.append(equation)
@@ -259,3 +318,79 @@ def simplify(graph: Graph) -> Graph:
     if not changed:
         return graph
     return rebuild(graph, equations, replacements)
+
+
+def _known_floats(graph: Graph, floats: list[bool]) -> Graph:
+    """``graph`` with the inputs at the flagged positions known to be floats (as dtype)."""
+    known = {v.id: dataclasses.replace(v, dtype="py:float") for v, flag in zip(graph.inputs, floats) if flag and not is_float_dtype(v.dtype)}
+    if not known:
+        return graph
+    renamed = rename(graph, known)
+    return Graph(tuple(known.get(v.id, v) for v in renamed.inputs), renamed.equations, renamed.outputs)
+
+
+def _unchanged_carried(eq: Equation) -> tuple[Equation, dict[int, Atom]] | None:
+    """A loop whose body returns a carried value unchanged carries it no more: it becomes an
+    invariant, and the loop's output for it is its initial value (the adjoint of an accumulator)."""
+    layout = loop_layout(eq)
+    body: Graph = eq.param("body")  # type: ignore[assignment]
+    carried = layout.carried
+    fixed = [k for k in range(carried) if isinstance(body.outputs[k], Value) and body.outputs[k].id == body.inputs[1 + k].id]  # type: ignore[union-attr]
+    if not fixed or len(fixed) == carried:
+        return None
+    kept = [k for k in range(carried) if k not in fixed]
+    invariants = range(1 + carried, 1 + carried + layout.invariant)
+    order = [0, *(1 + k for k in kept), *invariants, *(1 + k for k in fixed), *range(1 + carried + layout.invariant, len(body.inputs))]
+    new_position = {old: new for new, old in enumerate(order)}
+    new_body = Graph(tuple(body.inputs[p] for p in order), body.equations, tuple(body.outputs[k] for k in kept))
+    initial = layout.initial(eq)
+    inputs = (*eq.inputs[:3], *(initial[k] for k in kept), *layout.invariants(eq), *(initial[k] for k in fixed), *eq.inputs[3 + carried + layout.invariant :])
+    outputs = (*(eq.outputs[k] for k in kept), *eq.outputs[carried:])
+    params = tuple(
+        (key, new_body if key == "body" else tuple(new_position[p] for p in layout.record) if key == "record" else value)
+        for key, value in eq.params
+    )
+    passed = {eq.outputs[k].id: initial[k] for k in fixed}
+    return dataclasses.replace(eq, inputs=inputs, outputs=outputs, params=params), passed
+
+
+def _constant_invariants_inside(eq: Equation) -> Equation:
+    """A loop with its constant invariants written into its body."""
+    layout = loop_layout(eq)
+    start = 3 + layout.carried
+    constant = [m for m, a in enumerate(layout.invariants(eq)) if isinstance(a, Constant)]
+    if not constant:
+        return eq
+    body: Graph = eq.param("body")  # type: ignore[assignment]
+    dropped = {1 + layout.carried + m for m in constant}
+    mapping: dict[int, Atom] = {body.inputs[1 + layout.carried + m].id: eq.inputs[start + m] for m in constant}
+    order = [p for p in range(len(body.inputs)) if p not in dropped]
+    new_position = {old: new for new, old in enumerate(order)}
+    if any(p in dropped for p in layout.record):
+        return eq
+    new_body = Graph(
+        tuple(body.inputs[p] for p in order),
+        tuple(substitute_inputs(inner, mapping) for inner in body.equations),
+        tuple(substitute(a, mapping) for a in body.outputs),
+    )
+    inputs = tuple(a for position, a in enumerate(eq.inputs) if position - start not in constant or position < start)
+    params = tuple(
+        (key, new_body if key == "body" else tuple(new_position[p] for p in layout.record) if key == "record" else value)
+        for key, value in eq.params
+    )
+    return dataclasses.replace(eq, inputs=inputs, params=params)
+
+
+def _constant_operands_inside(eq: Equation) -> Equation:
+    """A cond with its constant operands written into its branches (cond(p, 2.0) -> cond(p))."""
+    constant = [i for i, a in enumerate(eq.inputs[1:]) if isinstance(a, Constant)]
+    if not constant:
+        return eq
+    new_branches = []
+    for branch in branches(eq):
+        mapping: dict[int, Atom] = {branch.inputs[i].id: eq.inputs[1 + i] for i in constant}
+        inputs = tuple(v for i, v in enumerate(branch.inputs) if i not in constant)
+        body = tuple(substitute_inputs(inner, mapping) for inner in branch.equations)
+        new_branches.append(Graph(inputs, body, tuple(substitute(a, mapping) for a in branch.outputs)))
+    inputs = (eq.inputs[0], *(a for i, a in enumerate(eq.inputs[1:]) if i not in constant))
+    return with_branches(dataclasses.replace(eq, inputs=inputs), *new_branches)

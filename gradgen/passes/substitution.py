@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Callable
 
-from gradgen.ir import Atom, Equation, Graph, Value
+from gradgen.ir import Atom, Equation, Graph, Value, subgraphs, with_subgraphs
 
 
 def substitute(atom: Atom, replacements: dict[int, Atom]) -> Atom:
@@ -57,3 +58,14 @@ def rename(graph: Graph, names: dict[int, Value]) -> Graph:
         for eq in graph.equations
     )
     return Graph(graph.inputs, equations, tuple(fix(a) for a in graph.outputs))
+
+
+def map_branches(equation: Equation, run_pass: Callable[[Graph], Graph]) -> Equation:
+    """``equation`` with ``run_pass`` applied to its sub-graphs (a cond's branches, a loop's body)."""
+    graphs = subgraphs(equation)
+    if not graphs:
+        return equation
+    new = tuple(run_pass(graph) for graph in graphs)
+    if all(a is b for a, b in zip(new, graphs)):
+        return equation
+    return with_subgraphs(equation, new)
