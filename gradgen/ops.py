@@ -197,7 +197,7 @@ _OP_LIST: list[OpSpec] = [
         1,
         "elementwise",
         "abs",
-        Call((("builtins", ("", "abs")), ("math", ("", "abs")), ("numpy", ("numpy", "abs")))),
+        Call((("builtins", ("", "abs")), ("math", ("math", "fabs")), ("numpy", ("numpy", "abs")))),
         abs,
     ),
     OpSpec(

@@ -219,10 +219,14 @@ class _DeferredSpreads:
             return False
         gradient, like = eq.inputs
         origin = eq
-        if isinstance(gradient, Value) and gradient.id in self.deferred and _shape(self.deferred[gradient.id][0]) == ():
-            # spreading a spread scalar (the mean of a sum over an axis): one scalar spread
-            gradient = self.deferred[gradient.id][0]
-            origin = dataclasses.replace(eq, inputs=(gradient, like), params=(("axis", None), ("keepdims", True)))
+        if isinstance(gradient, Value) and gradient.id in self.deferred:
+            source = self.deferred[gradient.id][0]
+            if _shape(source) == () or len(_shape(source)) == len(_shape(like)):
+                # spreading a spread (the mean of a sum over an axis): one spread of its source
+                gradient = source
+                origin = dataclasses.replace(eq, inputs=(gradient, like), params=(("axis", None), ("keepdims", True)))
+            else:
+                self.materialize(gradient.id, equations)
         shape, like_shape = _shape(gradient), _shape(like)
         if shape != () and not (eq.param("keepdims") and len(shape) == len(like_shape)):
             axis = eq.param("axis")
