@@ -167,6 +167,10 @@ def _infer(equation: Equation, inputs: list[Fact]) -> Fact:
         dtypes = dtypes[1:]  # the condition's dtype does not take part
     if family == "elementwise":
         shape = np.broadcast_shapes(*shapes)
+        if op in ("maximum", "minimum") and params.get("lib") == "builtins" and len(set(dtypes)) > 1:
+            # builtin max/min return the argument they pick, as it is: not a promoted type
+            not_float = [d for d in dtypes if not is_float_dtype(d)]
+            return shape, not_float[0] if not_float else dtypes[0]
         if (params.get("lib") == "numpy" or op in _NUMPY_ONLY) and all(d in _PROXIES for d in dtypes):
             # numpy functions turn Python numbers into numpy scalars of the default dtypes
             dtypes = [np.asarray(_PROXIES[d]).dtype.name for d in dtypes]
