@@ -16,6 +16,7 @@ import importlib.metadata
 import importlib.util
 import inspect
 import itertools
+import os
 import sys
 import types
 from collections.abc import Sequence
@@ -41,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
         if arguments.command == "show":
             return _show(arguments)
         return _check(arguments)
+    except BrokenPipeError:
+        # The reader went away (gradgen show ... | head): stop quietly, as Unix tools do.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes stdout at exit
+        return 0
     except UsageError as error:
         print(f"gradgen: error: {error}", file=sys.stderr)
         return 2

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
-from typing import Any, Hashable, NoReturn
+from typing import Any, NoReturn
 
 from gradgen import call_binding, indexing, ops
 from gradgen.builder import GraphBuilder
