@@ -166,36 +166,6 @@ class _BranchMasks:
         return gradient
 
 
-class _BranchMasks:
-    """Which ``np.where`` branch each adjoint flows from, so nan stays out of the gradient.
-
-    In ``np.where(x > 0, np.log(x), 0.0)`` the adjoint of the log branch is 0 where x <= 0,
-    but the log's rule divides it by x: 0/0 is nan there. Every elementwise rule applied to an
-    adjoint that came from one branch is therefore masked again with that branch's condition
-    (``runtime.mask``), which makes it exactly 0 where the branch was not taken. A value
-    whose adjoint has contributions from outside the branch is not masked.
-    """
-
-    def __init__(self) -> None:
-        self.of: dict[int, tuple[tuple[Atom, bool], ...]] = {}
-
-    def apply(self, equation: Equation, position: int, gradient: Atom, builder: GraphBuilder) -> Atom:
-        inherited = self.of.get(equation.output.id, ())
-        family = ops.OPS[equation.op].family
-        target = equation.inputs[position]
-        if equation.op == "where":
-            contributed = inherited + ((equation.inputs[0], position == 1),)  # the template masked it
-        elif family == "elementwise" and inherited:
-            for condition, taken in inherited:
-                gradient = builder.add("mask", (condition, gradient), (("taken", taken),), equation.location)
-            contributed = inherited
-        else:
-            contributed = ()
-        if isinstance(target, Value):
-            self.of[target.id] = contributed if self.of.get(target.id, contributed) == contributed else ()
-        return gradient
-
-
 def _accumulate(
     adjoints: dict[int, Atom], value: Value, gradient: Atom, builder: GraphBuilder, equation: Equation, fresh: bool
 ) -> None:
