@@ -207,8 +207,7 @@ def _with_float_inputs(graph: Graph, positions: tuple[int, ...]) -> Graph:
     from gradgen.passes.substitution import rename
 
     floats = {graph.inputs[i].id: dataclasses.replace(graph.inputs[i], dtype="py:float") for i in positions}
-    renamed = rename(graph, floats)
-    return Graph(tuple(floats.get(v.id, v) for v in renamed.inputs), renamed.equations, renamed.outputs)
+    return rename(graph, floats)
 
 
 def _guarded_source_for(fast: Any, guard: tuple[int, ...], signature: emit.Signature, *args: Any, **kwargs: Any) -> str:

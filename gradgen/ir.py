@@ -22,9 +22,10 @@ the condition) and ``body``; its outputs are the carried values and the number o
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field, replace
-from typing import Hashable, Union
+from typing import Callable, Hashable, Union
 
 from gradgen.errors import SourceLocation
 
@@ -265,6 +266,24 @@ def is_constant_number(atom: Atom, number: float) -> bool:
         and atom.is_number
         and not (isinstance(atom.value, float) and math.isnan(atom.value))
         and atom.value == number
+    )
+
+
+def map_values(graph: Graph, fix: Callable[[Atom], Atom]) -> Graph:
+    """``graph`` with ``fix`` applied to every atom of its top level: inputs, equation inputs
+    and outputs, graph outputs (used to restamp or rename values consistently)."""
+    equations = tuple(
+        dataclasses.replace(
+            eq,
+            inputs=tuple(fix(a) for a in eq.inputs),
+            outputs=tuple(fix(v) for v in eq.outputs),  # type: ignore[misc]
+        )
+        for eq in graph.equations
+    )
+    return Graph(
+        tuple(fix(v) for v in graph.inputs),  # type: ignore[misc]
+        equations,
+        tuple(fix(a) for a in graph.outputs),
     )
 
 

@@ -26,6 +26,7 @@ from gradgen.ir import (
     loop_layout,
     with_branches,
     with_subgraphs,
+    map_values,
 )
 from gradgen.ops import OPS
 
@@ -176,18 +177,11 @@ def _restamp(graph: Graph, scalar: set[int]) -> Graph:
         elif eq.op == "while":
             body, carried = _inferred_body(eq, scalar)
             eq = with_subgraphs(eq, (_inferred_test(eq, carried, scalar), body))
-        return dataclasses.replace(
-            eq,
-            inputs=tuple(fix(a) for a in eq.inputs),
-            outputs=tuple(fix(v) for v in eq.outputs),  # type: ignore[misc]
-        )
+        return eq
 
-    equations = tuple(fix_equation(eq) for eq in graph.equations)
-    return Graph(
-        tuple(fix(v) for v in graph.inputs),  # type: ignore[misc]
-        equations,
-        tuple(fix(a) for a in graph.outputs),
-    )
+    # Sub-graphs first (they carry their own scalar facts), then every top-level value.
+    branches_fixed = Graph(graph.inputs, tuple(fix_equation(eq) for eq in graph.equations), graph.outputs)
+    return map_values(branches_fixed, fix)
 
 
 def assumption_guard(proven: Graph, assumed: Graph) -> tuple[int, ...] | None:

@@ -135,15 +135,8 @@ class FunctionLowering(ControlFlowLowering, ExpressionLowering):
     # -- parameters and body ----------------------------------------------------------------
 
     def bind_parameters(self) -> tuple[Value, ...]:
+        self.check_parameters("declare each parameter by name (positional or keyword-only)")
         arguments = self.source.tree.args
-        for special, what in ((arguments.vararg, "*args"), (arguments.kwarg, "**kwargs")):
-            if special is not None:
-                self.fail(
-                    UnsupportedSyntaxError,
-                    special,
-                    f"{what} parameters are not supported",
-                    "declare each parameter by name (positional or keyword-only)",
-                )
         inputs = []
         for argument in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]:
             value = self.builder.new_value(argument.arg, scalar=_annotated_scalar(argument))
@@ -392,13 +385,14 @@ class FunctionLowering(ControlFlowLowering, ExpressionLowering):
                 raise
             raise type(error)(error.message, self.source.location(node), error.hint) from None
         helper = FunctionLowering(helper_source, self.builder, self.call_stack, self.location(node))
-        helper.check_parameters()
+        helper.check_parameters("helpers are inlined: declare each parameter by name")
         for name, value in bound.arguments.items():
             helper.env[name] = value if not _is_python_value(value) else helper.from_python(value, node)
         result, _ = helper.lower_body()
         return result
 
-    def check_parameters(self) -> None:
+    def check_parameters(self, hint: str) -> None:
+        """Refuse ``*args`` and ``**kwargs``: every parameter must be a name gradgen can bind."""
         arguments = self.source.tree.args
         for special, what in ((arguments.vararg, "*args"), (arguments.kwarg, "**kwargs")):
             if special is not None:
@@ -406,7 +400,7 @@ class FunctionLowering(ControlFlowLowering, ExpressionLowering):
                     UnsupportedSyntaxError,
                     special,
                     f"{what} parameters are not supported",
-                    "helpers are inlined: declare each parameter by name",
+                    hint,
                 )
 
 

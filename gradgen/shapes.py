@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from gradgen.ir import Atom, Constant, Equation, Graph, Value
+from gradgen.ir import Atom, Constant, Equation, Graph, Value, map_values
 from gradgen.ops import DYNAMIC, OPS, Subscript
 
 Shape = tuple[int, ...]
@@ -78,19 +78,7 @@ def stamp_shapes(graph: Graph, arguments: Sequence[Any]) -> Graph:
             return dataclasses.replace(atom, shape=shape, dtype=dtype)
         return atom
 
-    equations = tuple(
-        dataclasses.replace(
-            eq,
-            inputs=tuple(stamp(a) for a in eq.inputs),
-            outputs=tuple(stamp(v) for v in eq.outputs),  # type: ignore[misc]
-        )
-        for eq in graph.equations
-    )
-    return Graph(
-        tuple(stamp(v) for v in graph.inputs),  # type: ignore[misc]
-        equations,
-        tuple(stamp(a) for a in graph.outputs),
-    )
+    return map_values(graph, stamp)
 
 
 def _fact(atom: Atom, facts: dict[int, Fact]) -> Fact:

@@ -328,8 +328,7 @@ def _known_floats(graph: Graph, floats: list[bool]) -> Graph:
     known = {v.id: dataclasses.replace(v, dtype="py:float") for v, flag in zip(graph.inputs, floats) if flag and not is_float_dtype(v.dtype)}
     if not known:
         return graph
-    renamed = rename(graph, known)
-    return Graph(tuple(known.get(v.id, v) for v in renamed.inputs), renamed.equations, renamed.outputs)
+    return rename(graph, known)
 
 
 def _unchanged_carried(eq: Equation) -> tuple[Equation, dict[int, Atom]] | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
-from gradgen.ir import Atom, Equation, Graph, Value, subgraphs, with_subgraphs
+from gradgen.ir import Atom, Equation, Graph, Value, map_values, subgraphs, with_subgraphs
 
 
 def substitute(atom: Atom, replacements: dict[int, Atom]) -> Atom:
@@ -41,7 +41,8 @@ def rebuild(graph: Graph, equations: list[Equation], replacements: dict[int, Ato
 
 
 def rename(graph: Graph, names: dict[int, Value]) -> Graph:
-    """``graph`` with the values whose ids are in ``names`` given those values' names."""
+    """``graph`` with the values whose ids are in ``names`` given those values' names (and
+    dtypes, where known): inputs and equation outputs alike."""
 
     def fix(atom: Atom) -> Atom:
         if isinstance(atom, Value) and atom.id in names:
@@ -49,15 +50,7 @@ def rename(graph: Graph, names: dict[int, Value]) -> Graph:
             return dataclasses.replace(atom, name=source.name, adjoint_of=source.adjoint_of, dtype=source.dtype or atom.dtype)
         return atom
 
-    equations = tuple(
-        dataclasses.replace(
-            eq,
-            inputs=tuple(fix(a) for a in eq.inputs),
-            outputs=tuple(fix(v) for v in eq.outputs),  # type: ignore[misc]
-        )
-        for eq in graph.equations
-    )
-    return Graph(graph.inputs, equations, tuple(fix(a) for a in graph.outputs))
+    return map_values(graph, fix)
 
 
 def map_branches(equation: Equation, run_pass: Callable[[Graph], Graph]) -> Equation:
