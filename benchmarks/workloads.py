@@ -192,6 +192,54 @@ def mlp_hand_backward(W1, b1, W2, b2, X, Y):
     return dW1, db1, dW2, db2
 
 
+# -- (6) an RNN-style loop: 100 steps of a tanh recurrence, a squared error per step ------------
+
+
+def make_rnn(m: Any) -> Callable[..., Any]:
+    def rnn_loss(W, U, b, xs, ys, h0):
+        h = h0
+        loss = 0.0
+        for t in range(xs.shape[0]):
+            h = m.tanh(W @ h + U @ xs[t] + b)
+            loss = loss + 0.5 * m.sum((h - ys[t]) ** 2)
+        return loss
+
+    return rnn_loss
+
+
+def rnn_hand_backward(W, U, b, xs, ys, h0):
+    """Backpropagation through time as the textbooks write it (min-char-rnn style): the forward
+    keeps every hidden state, the backward walks the steps in reverse, adding each step's outer
+    products to the weight gradients and passing dh back through W."""
+    hs = [h0]
+    for t in range(xs.shape[0]):
+        hs.append(np.tanh(W.dot(hs[-1]) + U.dot(xs[t]) + b))
+    dW, dU, db = np.zeros_like(W), np.zeros_like(U), np.zeros_like(b)
+    dh_next = np.zeros_like(h0)
+    for t in reversed(range(xs.shape[0])):
+        h = hs[t + 1]
+        dh = dh_next + (h - ys[t])
+        dpre = dh * (1.0 - h * h)
+        dW += np.outer(dpre, hs[t])
+        dU += np.outer(dpre, xs[t])
+        db += dpre
+        dh_next = W.T.dot(dpre)
+    return dW, dU, db
+
+
+def rnn_point(steps: int = 100, hidden: int = 64, inputs: int = 32, seed: int = 2) -> tuple[tuple[str, Any], ...]:
+    """Weights scaled so that tanh stays away from saturation over the whole sequence."""
+    rng = np.random.default_rng(seed)
+    return (
+        ("W", 0.9 * rng.standard_normal((hidden, hidden)) / math.sqrt(hidden)),
+        ("U", rng.standard_normal((hidden, inputs)) / math.sqrt(inputs)),
+        ("b", 0.1 * rng.standard_normal(hidden)),
+        ("xs", rng.standard_normal((steps, inputs))),
+        ("ys", 0.5 * rng.standard_normal((steps, hidden))),
+        ("h0", np.zeros(hidden)),
+    )
+
+
 def _two_layer_point() -> tuple[tuple[str, Any], ...]:
     N, D, H = 32, 8, 64
     rng = np.random.default_rng(0)
@@ -248,3 +296,5 @@ ARRAY_WORKLOADS = (
     Workload("two-layer net 32x8x64", make_two_layer, _two_layer_point(), ("W1", "W2"), two_layer_seed_backward, arrays=True),
     Workload("MLP 256x784-256-10", make_mlp, _mlp_point(), ("W1", "b1", "W2", "b2"), mlp_hand_backward, arrays=True),
 )
+
+RNN_WORKLOAD = Workload("RNN 100 steps, hidden 64, input 32", make_rnn, rnn_point(), ("W", "U", "b"), rnn_hand_backward, arrays=True)

@@ -4,7 +4,7 @@ The generic backward is correct for every shape: where it cannot know whether nu
 an argument, it calls ``runtime`` helpers that find out at run time. When the arguments are
 arrays, the function gradgen returns is a small emitted dispatcher: it looks the arguments'
 shapes and dtypes up in a cache and calls the backward specialized for them, compiling it the
-first time (``shapes.stamp_shapes`` -> ``passes.specialize`` -> ``passes.optimize`` -> emit),
+first time (``stamping.stamp_shapes`` -> ``passes.specialize`` -> ``passes.optimize`` -> emit),
 like a jit. Where specialization cannot decide something, the generic function is used.
 """
 
@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from gradgen import emit, passes, shapes
+from gradgen import emit, passes, shapes, stamping
 from gradgen.ir import Graph, verify
 from gradgen.passes.specialize import specialize
 
@@ -64,7 +64,7 @@ class Specializations:
         """The backward for these arguments' shapes (generic where it cannot specialize)."""
         function, source = self.generic, None
         try:
-            graph = shapes.stamp_shapes(self.graph, arguments)
+            graph = stamping.stamp_shapes(self.graph, arguments)
         except shapes.ShapeError:
             graph = None
         if graph is not None:

@@ -1,12 +1,12 @@
 """Shape and dtype inference for concrete arguments: the facts specialization relies on.
 
-``stamp_shapes(graph, arguments)`` returns the graph with every value's ``shape`` and
-``dtype`` set, following numpy's broadcasting, reduction and matmul rules and its type
-promotion (Python numbers are "weak", as in NEP 50). A dtype is a numpy dtype name, or
+``infer(equation, facts)`` gives the ``(shape, dtype)`` of an equation's output from its inputs',
+following numpy's broadcasting, reduction and matmul rules and its type promotion (Python
+numbers are "weak", as in NEP 50). A dtype is a numpy dtype name, or
 ``"py:float"``/``"py:int"``/``"py:bool"`` for a Python number. Anything the rules cannot decide, or
 arguments numpy would reject, raises ``ShapeError``; the caller then keeps the generic code,
-which is correct for every shape and fails, if it must, exactly as numpy does. Graphs with
-branches or loops are not specialized yet: they raise ``ShapeError`` too.
+which is correct for every shape and fails, if it must, exactly as numpy does.
+``stamping.stamp_shapes`` applies these rules to a whole graph, branches and loops included.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from gradgen.ir import Atom, Constant, Equation, Graph, Value, map_values
+from gradgen.ir import Equation, Value
 from gradgen.ops import DYNAMIC, OPS, Subscript
 
 Shape = tuple[int, ...]
@@ -37,7 +37,7 @@ _FLOATING = frozenset(
 # Elementwise ops spelled only as numpy functions: Python numbers come out as numpy scalars.
 _NUMPY_ONLY = frozenset({"square", "clip", "where"})
 # Ops that yield a Python int whose value the shapes decide (x.shape[0] is np.size(x, 0)).
-_SIZES = frozenset({"size", "len", "ndim"})
+SIZE_OPS = frozenset({"size", "len", "ndim"})
 
 
 def argument_fact(argument: Any) -> Fact:
@@ -52,42 +52,6 @@ def argument_fact(argument: Any) -> Fact:
 
 def is_float_dtype(dtype: str | None) -> bool:
     return dtype == "py:float" or (dtype is not None and dtype.startswith("float"))
-
-
-def stamp_shapes(graph: Graph, arguments: Sequence[Any]) -> Graph:
-    """``graph`` with ``shape`` and ``dtype`` set on every value, for these arguments."""
-    facts: dict[int, Fact] = {}
-    known: dict[int, int] = {}  # the values of sizes, which shapes may be built from
-    for value, argument in zip(graph.inputs, arguments):
-        facts[value.id] = argument_fact(argument)
-    for equation in graph.equations:
-        if OPS[equation.op].family == "control":
-            raise ShapeError("branches and loops are not specialized: the generic code runs")
-        inputs = [_fact(atom, facts) for atom in equation.inputs]
-        try:
-            resolved = _resolve_dynamic(equation, known)
-            facts[equation.output.id] = infer(resolved, inputs)
-            if equation.op in _SIZES:
-                known[equation.output.id] = size_value(resolved, inputs[0][0])
-        except (ValueError, TypeError, IndexError, ArithmeticError, KeyError) as error:
-            raise ShapeError(f"{equation}: {error}") from None
-
-    def stamp(atom: Atom) -> Atom:
-        if isinstance(atom, Value) and atom.id in facts:
-            shape, dtype = facts[atom.id]
-            return dataclasses.replace(atom, shape=shape, dtype=dtype)
-        return atom
-
-    return map_values(graph, stamp)
-
-
-def _fact(atom: Atom, facts: dict[int, Fact]) -> Fact:
-    if isinstance(atom, Constant):
-        python = _PYTHON_TYPES.get(type(atom.value))
-        if python is None:
-            raise ShapeError(f"constant {atom} has no shape")
-        return (), python
-    return facts[atom.id]
 
 
 def _proxy(dtype: str) -> Any:
@@ -202,7 +166,7 @@ def _infer(equation: Equation, inputs: list[Fact]) -> Fact:
 # -- the numpy extension: shape ops, indexing, more reductions and products --------------------
 
 
-def _resolve_dynamic(equation: Equation, known: dict[int, int]) -> Equation:
+def resolve_dynamic(equation: Equation, known: dict[int, int]) -> Equation:
     """``equation`` with the DYNAMIC markers in its params replaced by known sizes."""
     spelling = OPS[equation.op].spelling
     first = 1 if isinstance(spelling, Subscript) else getattr(spelling, "dynamic_from", None)
@@ -273,7 +237,7 @@ def infer(equation: Equation, inputs: list[Fact]) -> Fact:
     op, params = equation.op, dict(equation.params)
     shapes = [shape for shape, _ in inputs]
     dtypes = [dtype for _, dtype in inputs]
-    if op in _SIZES:
+    if op in SIZE_OPS:
         return (), "py:int"
     if op in ("max", "min", "prod", "norm"):
         shape = _reduced_shape(shapes[0], params.get("axis"), bool(params.get("keepdims")))

@@ -264,3 +264,35 @@ def while_with_branch_and_for(x, w):
         for i in range(len(w)):
             total += 0.1 * w[i] * x
     return total
+
+
+# -- arrays through loops and branches, for shape specialization ---------------------------
+
+
+def batched_recurrence(W, b, x):
+    h = x  # (rows, hidden) every iteration; b is broadcast over the rows
+    for _ in range(3):
+        h = np.tanh(h @ W + b)
+    return np.sum(h * h)
+
+
+def growing_state(w, x):
+    h = x  # (rows, 1) before the loop, (rows, columns) after one iteration: no fixed point
+    for i in range(3):
+        h = np.tanh(h * w + 0.1 * i)
+    return np.sum(h)
+
+
+def branch_with_broadcast(w, b, x):
+    s = x * w + b
+    if np.sum(s) > 0:
+        y = np.tanh(s) * b
+    else:
+        y = s * w
+    return np.sum(y)
+
+
+def while_with_broadcast(x, b):
+    while np.sum(x * x) < 40.0:
+        x = x * 1.5 + b
+    return np.sum(x * b)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import gradgen
-from gradgen import shapes
+from gradgen import stamping
 from tests import numpy_op_functions as fn
 
 _rng = np.random.default_rng(4)
@@ -158,7 +158,7 @@ def test_gradient_matches_finite_differences(case: Case, path: str) -> None:
 def test_array_cases_specialize(case: Case) -> None:
     # Every shape rule is exercised: the specialized backward is compiled, not the fallback.
     backward = gradgen.grad(case.function, wrt=case.wrt)
-    shapes.stamp_shapes(backward.graph, case.point)
+    stamping.stamp_shapes(backward.graph, case.point)
     assert backward.source_for(*case.point) != backward.source or "runtime" not in backward.source
 
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import gradgen
+
 from gradgen.ir import Constant, Equation, Graph, Value
 from gradgen.ops import DYNAMIC
-from gradgen.shapes import ShapeError, infer, stamp_shapes
+from gradgen.shapes import ShapeError, infer
+from gradgen.stamping import stamp_shapes
 
 
 def _infer(op: str, shapes: list[tuple[int, ...]], params: dict | None = None, dtypes: list[str] | None = None):
@@ -99,5 +102,33 @@ def test_sizes_known_from_shapes_resolve_run_time_dimensions() -> None:
 def test_a_run_time_index_array_is_left_to_the_generic_code() -> None:
     x, i, out = Value(0, "x"), Value(1, "i"), Value(2)
     graph = Graph((x, i), (Equation("index", (x, i), (out,), (("key", (DYNAMIC,)),)),), (out,))
-    with pytest.raises(ShapeError):
-        stamp_shapes(graph, [np.zeros(3), np.array([0, 2])])
+    assert stamp_shapes(graph, [np.zeros(3), np.array([0, 2])]).outputs[0].shape is None  # not stamped
+
+
+def test_a_run_time_integer_index_has_the_same_shape_for_every_position() -> None:
+    x, i, out = Value(0, "x"), Value(1, "i"), Value(2)
+    graph = Graph((x, i), (Equation("index", (x, i), (out,), (("key", (DYNAMIC, ("slice", None, 2, None))),)),), (out,))
+    assert stamp_shapes(graph, [np.zeros((5, 3)), 4]).outputs[0].shape == (2,)
+
+
+def _loop_body(graph, position):
+    return [eq for eq in graph.equations if eq.op == "loop"][position].param("body")
+
+
+def test_a_loop_body_is_stamped_and_the_stack_carries_the_facts_of_what_it_holds() -> None:
+    from tests import control_flow_functions as cf
+
+    graph = stamp_shapes(gradgen.grad(cf.vector_accumulation).graph, [np.ones((3, 3)), np.ones(3)])
+    forward, backward = _loop_body(graph, 0), _loop_body(graph, 1)
+    assert all(eq.output.shape == (3,) for eq in forward.equations)
+    assert backward.inputs[-1].shape == (3,)  # popped from the stack: the facts of h as recorded
+    assert [v.shape for v in backward.outputs] == [(3,), (3, 3)]
+
+
+def test_a_carried_value_is_stamped_only_at_a_fixed_point_of_its_facts() -> None:
+    from tests import control_flow_functions as cf
+
+    graph = stamp_shapes(gradgen.grad(cf.growing_state).graph, [np.ones(3), np.ones((2, 1))])
+    forward = _loop_body(graph, 0)
+    assert forward.inputs[1].shape is None and forward.outputs[0].shape is None  # (2, 1), then (2, 3)
+    assert [eq.output.shape for eq in forward.equations] == [None, (), None, None]  # only 0.1 * i is known

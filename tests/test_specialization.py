@@ -1,8 +1,10 @@
 """Specialization: for concrete shapes, the backward a person would write."""
 
 import numpy as np
+import pytest
 
 import gradgen
+from tests import control_flow_functions as cf
 from tests import seed_functions as seeds
 
 rng = np.random.default_rng(3)
@@ -65,3 +67,54 @@ def test_returned_gradients_never_alias_arguments_or_each_other():
     assert not np.shares_memory(grad_a, grad_b)
     generic_a, generic_b = gradgen.grad(seeds.array_add, wrt=(0, 1)).generic(np.ones(3), np.ones(3))
     assert not np.shares_memory(generic_a, generic_b)
+
+
+def finite_differences(f, arguments, position, h=1e-6):
+    expected = np.zeros_like(arguments[position])
+    for index in np.ndindex(arguments[position].shape):
+        up, down = [a.copy() for a in arguments], [a.copy() for a in arguments]
+        up[position][index] += h
+        down[position][index] -= h
+        expected[index] = (f(*up) - f(*down)) / (2 * h)
+    return expected
+
+
+CONTROL_FLOW = [
+    (cf.batched_recurrence, (rng.normal(size=(4, 4)) / 2, rng.normal(size=4), rng.normal(size=(5, 4)))),
+    (cf.growing_state, (rng.normal(size=3), rng.normal(size=(2, 1)))),
+    (cf.branch_with_broadcast, (np.array([0.5, 1.0, 1.5]), np.array([0.7]), np.abs(rng.normal(size=(4, 3))))),
+    (cf.branch_with_broadcast, (np.array([0.5, 1.0, 1.5]), np.array([-0.7]), -np.abs(rng.normal(size=(4, 3))))),
+    (cf.while_with_broadcast, (np.array([[1.0, -0.5, 0.25], [0.5, 0.75, -1.0]]), np.array([[0.1, 0.2, -0.3]]))),
+]
+
+
+@pytest.mark.parametrize("case", CONTROL_FLOW, ids=lambda case: case[0].__name__)
+def test_loops_and_branches_specialize_and_agree_with_the_generic_code_and_finite_differences(case):
+    f, arguments = case
+    wrt = tuple(range(len(arguments)))
+    gradient = gradgen.grad(f, wrt=wrt)
+    assert gradient.source_for(*arguments) != gradient.source  # specialized, not the fallback
+    specialized, generic = gradient(*arguments), gradient.generic(*arguments)
+    for position in wrt:
+        assert specialized[position].shape == arguments[position].shape
+        np.testing.assert_allclose(specialized[position], generic[position], rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(specialized[position], finite_differences(f, arguments, position), rtol=1e-5, atol=1e-6)
+
+
+def backward_loop(source):
+    """The body of the backward loop, ``for ... in reversed(range(...)):``, up to its end."""
+    lines = source.split("in reversed(range(")[1].splitlines()[1:]
+    indent = len(lines[0]) - len(lines[0].lstrip())
+    return "\n".join(line for line in lines if len(line) - len(line.lstrip()) >= indent)
+
+
+def test_a_broadcast_inside_a_loop_is_summed_over_exactly_its_axes():
+    W, b, x = CONTROL_FLOW[0][1]
+    body = backward_loop(gradgen.grad(cf.batched_recurrence, wrt=(0, 1, 2)).source_for(W, b, x))
+    assert "unbroadcast" not in body and "np.sum(" in body and "axis=(0,)" in body
+
+
+def test_a_carried_value_whose_shape_changes_keeps_its_loop_generic():
+    w, x = CONTROL_FLOW[1][1]
+    body = backward_loop(gradgen.grad(cf.growing_state, wrt=(0, 1)).source_for(w, x))
+    assert "runtime.unbroadcast" in body  # h's shape is not known in the body: numpy decides at run time

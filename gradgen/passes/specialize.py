@@ -4,7 +4,8 @@ Runs on a graph whose values carry shapes (``shapes.stamp_shapes``). Each rewrit
 for those shapes: a broadcasting reduction disappears where nothing was broadcast, and becomes
 an ``np.sum`` over exactly the broadcast axes where something was; the gradient of a full sum
 is left unexpanded where every reader broadcasts it anyway; matrix-product gradients become
-``g @ W.T`` and ``x.T @ g``; the output check becomes the constant 1.0.
+``g @ W.T`` and ``x.T @ g``; the output check becomes the constant 1.0. Branches and loop
+bodies are specialized as graphs of their own, wherever their values carry shapes.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 from gradgen import runtime
 from gradgen.ir import Atom, Constant, Equation, Graph, Value
 from gradgen.ops import OPS
-from gradgen.passes.substitution import rebuild, substitute_inputs
+from gradgen.passes.substitution import map_branches, rebuild, substitute_inputs
 
 
 _T = (("lib", "attribute"),)  # x.T: the operand is known to be an array here
@@ -116,6 +117,8 @@ class _Specializer:
             return self.finish(eq, "dot", (gradient, transposed), _DOT)  # grad_x = grad_z.dot(y.T)
         if ndims == (1, 2):
             return self.finish(eq, "matmul", (right, gradient))  # grad_x = y @ grad_z
+        if ndims == (2, 1):
+            return self.finish(eq, "outer", (gradient, right))  # W @ h: grad_W = np.outer(grad_z, h)
         if ndims == (1, 1):
             return self.finish(eq, "mul", (gradient, right))
         return None
@@ -135,6 +138,14 @@ class _Specializer:
     dot_vjp_left = matmul_vjp_left
     dot_vjp_right = matmul_vjp_right
 
+
+    def zeros_like(self, eq: Equation) -> Atom | Equation | None:
+        shape = _shape(eq.inputs[0])
+        if shape == ():
+            return Constant(0.0)  # the zero gradient of a number is the float 0.0
+        if eq.output.dtype == "float64":
+            return self.finish(eq, "zeros", (), (("shape", shape),))  # np.zeros((64,))
+        return None
 
     def reshape_like(self, eq: Equation) -> Atom | Equation:
         gradient, like = eq.inputs
@@ -190,6 +201,7 @@ def specialize(graph: Graph) -> Graph:
         equation = spreads.absorb(equation, equations)
         if equation is None:
             continue
+        equation = map_branches(equation, specialize)  # a branch or a loop body: its own scope
         result = specializer.rewrite(equation)
         equations.extend(specializer.new)
         specializer.new.clear()
