@@ -19,6 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 import gradgen
+from gradgen.ir import subgraphs
 from workloads import Workload
 
 try:
@@ -108,8 +109,12 @@ def _gradgen(workload: Workload) -> Prepared:
     start = time.perf_counter()
     backward = gradgen.grad(forward, wrt=workload.wrt)
     build = time.perf_counter() - start
-    ops = sum(equation.op != "copy" for equation in backward.graph.equations)
-    return Prepared(functools.partial(backward, *workload.args), build, ops)
+    return Prepared(functools.partial(backward, *workload.args), build, _op_count(backward.graph))
+
+
+def _op_count(graph: Any) -> int:
+    """Equations other than copies, those of branches and loop bodies included (a loop is one)."""
+    return sum(equation.op != "copy" for equation in graph.equations) + sum(_op_count(sub) for equation in graph.equations for sub in subgraphs(equation))
 
 
 def _autograd(workload: Workload) -> Prepared:

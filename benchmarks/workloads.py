@@ -297,4 +297,10 @@ ARRAY_WORKLOADS = (
     Workload("MLP 256x784-256-10", make_mlp, _mlp_point(), ("W1", "b1", "W2", "b2"), mlp_hand_backward, arrays=True),
 )
 
-RNN_WORKLOAD = Workload("RNN 100 steps, hidden 64, input 32", make_rnn, rnn_point(), ("W", "U", "b"), rnn_hand_backward, arrays=True)
+
+def rnn_workload(steps: int = 100, hidden: int = 64, inputs: int = 32) -> Workload:
+    name = f"RNN {steps} steps, hidden {hidden}, input {inputs}"
+    return Workload(name, make_rnn, rnn_point(steps, hidden, inputs), ("W", "U", "b"), rnn_hand_backward, arrays=True)
+
+
+RNN_WORKLOAD = rnn_workload()

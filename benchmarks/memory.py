@@ -1,0 +1,67 @@
+"""Memory of a gradient call through a long loop, against what its backward needs.
+
+The backward of ``h = tanh(W @ h + U @ x[t] + b)`` needs every hidden state: T vectors of
+``hidden`` float64, ``T * hidden * 8`` bytes. gradgen's forward loop records, on its stack, only
+the carried values its backward loop reads (here ``h``), and recomputes the rest of each step;
+the hand-written BPTT keeps the same list; autograd's tape keeps every intermediate of every
+step. ``measure(peer, workload)`` is the tracemalloc peak of one gradient call (after a warm-up
+call, so compiling and caches are not counted), which sees numpy's buffers and Python objects,
+not the allocators of JAX (XLA) or PyTorch.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import tracemalloc
+from typing import Any
+
+import numpy as np
+
+import gradgen
+import peers
+from gradgen import stamping
+from gradgen.ir import Graph, loop_layout
+from workloads import Workload
+
+TRACED = ("hand", "gradgen", "autograd")  # systems whose arrays tracemalloc sees
+
+
+def peak_bytes(peer: str, workload: Workload) -> int:
+    """The tracemalloc peak of one gradient call (its result included)."""
+    call = peers.prepare(peer, workload).call
+    call()  # warm-up: gradgen's specialization for these shapes, import-time caches
+    gc.collect()
+    tracemalloc.start()
+    try:
+        call()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def needed_bytes(workload: Workload) -> int:
+    """What the backward must keep: every hidden state, ``T * hidden`` float64."""
+    xs, h0 = dict(workload.point)["xs"], dict(workload.point)["h0"]
+    return xs.shape[0] * h0.nbytes
+
+
+def recorded_bytes(workload: Workload) -> int:
+    """The array bytes gradgen's forward loops push on their stacks, one entry per iteration,
+    from the shapes of the values they record (the list and array headers not counted)."""
+    backward = gradgen.grad(workload.make(np), wrt=workload.wrt)
+    graph = stamping.stamp_shapes(backward.graph, workload.args)
+    steps = dict(workload.point)["xs"].shape[0]
+    return steps * sum(_bytes_per_iteration(eq.param("body"), loop_layout(eq).record) for eq in graph.equations if eq.op == "loop")
+
+
+def _bytes_per_iteration(body: Any, record: tuple[int, ...]) -> int:
+    assert isinstance(body, Graph)
+    total = 0
+    for position in record:
+        value = body.inputs[position]
+        if value.shape is None or value.dtype is None or value.dtype.startswith("py:"):
+            total += 8  # a number (or an unknown shape, counted as one)
+        else:
+            total += math.prod(value.shape) * np.dtype(value.dtype).itemsize
+    return total
