@@ -4,8 +4,8 @@ The generic backward is correct for every shape: where it cannot know whether nu
 an argument, it calls ``runtime`` helpers that find out at run time. When the arguments are
 arrays, the function gradgen returns is a small emitted dispatcher: it looks the arguments'
 shapes and dtypes up in a cache and calls the backward specialized for them, compiling it the
-first time (``stamping.stamp_shapes`` -> ``passes.specialize`` -> ``passes.optimize`` -> emit),
-like a jit. Where specialization cannot decide something, the generic function is used.
+first time (``stamping.stamp_shapes`` -> ``passes.specialize`` -> ``passes.optimize`` ->
+``passes.records`` -> emit), like a jit. Where specialization cannot decide something, the generic function is used.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 
 from gradgen import emit, passes, shapes, stamping
 from gradgen.ir import Graph, verify
+from gradgen.passes.records import drop_unread_records
 from gradgen.passes.specialize import specialize
 
 _MAX_SPECIALIZATIONS = 64
@@ -69,6 +70,7 @@ class Specializations:
             graph = None
         if graph is not None:
             graph = passes.optimize(specialize(graph), check=self.verify_passes)
+            graph = drop_unread_records(graph)  # values read only for their shapes are no longer recorded
             verify(graph)
             source = emit.emit_source(graph, self.signature, name=self.name, layout=self.layout, fresh_outputs=self.gradients)
             function = self.load(source, self.name)

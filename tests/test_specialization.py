@@ -85,6 +85,7 @@ CONTROL_FLOW = [
     (cf.branch_with_broadcast, (np.array([0.5, 1.0, 1.5]), np.array([0.7]), np.abs(rng.normal(size=(4, 3))))),
     (cf.branch_with_broadcast, (np.array([0.5, 1.0, 1.5]), np.array([-0.7]), -np.abs(rng.normal(size=(4, 3))))),
     (cf.while_with_broadcast, (np.array([[1.0, -0.5, 0.25], [0.5, 0.75, -1.0]]), np.array([[0.1, 0.2, -0.3]]))),
+    (cf.carried_sum, (rng.normal(size=3), rng.normal(size=3), rng.normal(size=3))),
 ]
 
 
@@ -118,3 +119,13 @@ def test_a_carried_value_whose_shape_changes_keeps_its_loop_generic():
     w, x = CONTROL_FLOW[1][1]
     body = backward_loop(gradgen.grad(cf.growing_state, wrt=(0, 1)).source_for(w, x))
     assert "runtime.unbroadcast" in body  # h's shape is not known in the body: numpy decides at run time
+
+
+def test_a_loop_records_only_what_its_specialized_backward_reads():
+    generic = gradgen.grad(cf.carried_sum, wrt=(0, 1, 2)).source
+    specialized = gradgen.grad(cf.carried_sum, wrt=(0, 1, 2)).source_for(*CONTROL_FLOW[-1][1])
+    assert "(x, y)" in generic.split("stack.append")[1].splitlines()[0]  # y is read for its shape only
+    assert "stack.append(x)" in specialized and "y = stack.pop()" not in specialized
+    w, x = CONTROL_FLOW[-2][1]
+    specialized = gradgen.grad(cf.while_with_broadcast, wrt=(0, 1)).source_for(w, x)
+    assert "append" not in specialized and "pop()" not in specialized  # nothing left to record
