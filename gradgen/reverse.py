@@ -18,7 +18,9 @@ the adjoints of the operands. The predicate is not differentiated.
 The reverse of a loop is a loop over the same range in reverse. The forward loop records, at the
 start of each iteration, the carried values the backward body reads, on a list used as a stack;
 the backward body pops them, recomputes the forward body, and walks it backwards from the
-adjoints of the carried values, carrying those adjoints and the sums of the invariants'.
+adjoints of the carried values, carrying those adjoints and the sums of the invariants'. A
+carried value the body returns (``h_1 = tanh(W @ h)``) is not recomputed where the backward
+pops that value anyway: the iteration after popped it, and hands it over.
 A ``while`` loop also counts its iterations; its backward is the same reversed loop, over that count.
 """
 
@@ -207,7 +209,7 @@ def _reverse_loop(equation: Equation, adjoints: dict[int, Atom], needed: set[int
     wanted = [m for m, a in enumerate(invariants) if isinstance(a, Value) and a.id in needed]
     if not wanted and not any(isinstance(a, Value) and a.id in needed for a in initial):
         return
-    body, recorded = _body_backward(equation.param("body"), layout.carried, wanted)  # type: ignore[arg-type]
+    body, recorded, handed = _body_backward(equation.param("body"), layout.carried, wanted)  # type: ignore[arg-type]
     stack: tuple[Value, ...] = ()
     if recorded:
         stack = (builder.new_value("stack"),)
@@ -217,20 +219,22 @@ def _reverse_loop(equation: Equation, adjoints: dict[int, Atom], needed: set[int
     sums = tuple(_zero(invariants[m], builder) for m in wanted)
     targets = (*initial, *(invariants[m] for m in wanted))
     # named after the adjoints they carry (grad_s for an accumulator s), then after their targets
-    hints = [_adjoint_name(v) for v in outputs] + [""] * len(wanted)
+    hints = [_adjoint_name(v) for v in outputs] + [""] * len(wanted) + [outputs[k].name for k in handed]
     results = tuple(builder.new_value(hint, is_scalar(v)) for hint, v in zip(hints, body.outputs))
     params = (("body", body), ("reverse", True), ("pops", len(recorded)))
     # a while loop's backward runs as many times as it did: its count is recorded like a stack
     bounds = equation.inputs[:3] if equation.op == "loop" else (Constant(0), equation.outputs[layout.carried], Constant(1))
-    builder.append(Equation("loop", (*bounds, *seeds, *sums, *invariants, *stack), results, params, equation.location))
+    finals = tuple(outputs[k] for k in handed)  # the carried values after the last iteration
+    builder.append(Equation("loop", (*bounds, *seeds, *sums, *finals, *invariants, *stack), results, params, equation.location))
     for target, gradient in zip(targets, results):
         if isinstance(target, Value) and target.id in needed:
             _accumulate(adjoints, target, gradient, builder, equation, True)
 
 
-def _body_backward(body: Graph, carried: int, wanted: list[int]) -> tuple[Graph, tuple[int, ...]]:
-    """The backward body ``(i, *grad_carried, *sums, *invariants, *popped) -> (*grad_carried, *sums)``
-    and the positions of the forward body's inputs it pops (those it reads)."""
+def _body_backward(body: Graph, carried: int, wanted: list[int]) -> tuple[Graph, tuple[int, ...], tuple[int, ...]]:
+    """The backward body ``(i, *grad_carried, *sums, *next, *invariants, *popped) -> (*grad_carried,
+    *sums, *next)``, the positions of the forward body's inputs it pops (those it reads), and the
+    carried values it is handed instead of recomputing them (``next``, see ``_hand_next_values``)."""
     from gradgen.passes.dce import eliminate_dead_code
 
     index, carried_inputs, invariant_inputs = body.inputs[0], body.inputs[1 : 1 + carried], body.inputs[1 + carried :]
@@ -254,10 +258,37 @@ def _body_backward(body: Graph, carried: int, wanted: list[int]) -> tuple[Graph,
     )
     inputs = (index, *gradients_in, *sums_in, *invariant_inputs, *carried_inputs)
     graph = eliminate_dead_code(Graph(inputs, tuple(builder.equations), gradients + sums))
+    graph, handed = _hand_next_values(graph, body, carried_inputs, 1 + len(gradients_in) + len(sums_in), builder)
     read = uses(graph)
     recorded = tuple(k for k, v in enumerate(carried_inputs) if v.id in read)
-    graph = Graph(inputs[: len(inputs) - carried] + tuple(carried_inputs[k] for k in recorded), graph.equations, graph.outputs)
-    return graph, tuple(1 + k for k in recorded)
+    graph = Graph(graph.inputs[: len(graph.inputs) - carried] + tuple(carried_inputs[k] for k in recorded), graph.equations, graph.outputs)
+    return graph, tuple(1 + k for k in recorded), handed
+
+
+def _hand_next_values(graph: Graph, body: Graph, carried_inputs: tuple[Value, ...], position: int, builder: GraphBuilder) -> tuple[Graph, tuple[int, ...]]:
+    """Where the backward body recomputes a carried value the forward body returns (``h_1 =
+    tanh(W @ h + ...)``) and pops that carried value anyway, take the recomputed value from the
+    iteration after instead: it is what that iteration popped (the forward's final value for the
+    last one). The backward loop carries it along (``next``, inserted at ``position`` of the
+    inputs), and what only served to recompute it is dropped. The stack holds no more than before."""
+    from gradgen.passes.dce import eliminate_dead_code
+    from gradgen.passes.substitution import substitute, substitute_inputs
+
+    read = uses(graph)
+    computed = {v.id for equation in body.equations for v in equation.outputs}
+    handed: list[int] = []
+    for k, (value, output) in enumerate(zip(carried_inputs, body.outputs)):
+        if value.id in read and isinstance(output, Value) and output.id in computed and output.id in read:
+            if all(body.outputs[j] != output for j in handed):
+                handed.append(k)
+    if not handed:
+        return graph, ()
+    nexts = tuple(builder.new_value(carried_inputs[k].name, carried_inputs[k].scalar) for k in handed)
+    replacements: dict[int, Atom] = {body.outputs[k].id: next_value for k, next_value in zip(handed, nexts)}  # type: ignore[union-attr]
+    equations = tuple(substitute_inputs(equation, replacements) for equation in graph.equations)
+    outputs = tuple(substitute(atom, replacements) for atom in graph.outputs) + tuple(carried_inputs[k] for k in handed)
+    inputs = graph.inputs[:position] + nexts + graph.inputs[position:]
+    return eliminate_dead_code(Graph(inputs, equations, outputs)), tuple(handed)
 
 
 def _zero(value: Atom, builder: GraphBuilder) -> Atom:

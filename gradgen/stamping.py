@@ -102,8 +102,9 @@ class _Scope:
         positions = {atom.id: 0 for atom in equation.inputs[1:] if isinstance(atom, Value) and _is_integer(self.facts.get(atom.id))}
         return {**positions, **self.sizes}  # an index array is no position: its shape counts
 
-    def enter(self, graph: Graph, operands: Sequence[Atom], facts: Sequence[Known | None]) -> _Scope:
-        """The scope of a sub-graph whose inputs take these facts; operands pass their sizes."""
+    def enter(self, graph: Graph, operands: Sequence[Atom | None], facts: Sequence[Known | None]) -> _Scope:
+        """The scope of a sub-graph whose inputs take these facts; operands pass their sizes in
+        (None: an input whose value changes, such as a loop's index or carried values)."""
         inner = {value.id: fact for value, fact in zip(graph.inputs, facts) if fact is not None}
         sizes = {}
         for value, atom in zip(graph.inputs, operands):
@@ -143,8 +144,7 @@ class _Scope:
         if layout.pops:
             stack = self.fact(equation.inputs[-1])
             popped = stack.popped if isinstance(stack, StackFact) else (None,) * layout.pops
-        # The index and the stack are no operands of the scope: only invariants carry sizes in.
-        operands = (Constant(None), *(Constant(None) for _ in initial), *invariants)
+        operands = (None, *(None for _ in initial), *invariants)  # only invariants keep their sizes
         carried = [self.fact(atom) for atom in initial]
         try:
             for _ in range(len(carried) + 1):

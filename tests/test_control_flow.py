@@ -295,6 +295,33 @@ def test_only_what_the_backward_reads_is_recorded():
     assert gradgen.grad(scaled)(1.5, 4) == pytest.approx(8.0)
 
 
+def test_a_carried_value_the_body_returns_is_handed_back_not_recomputed():
+    backward_loop = gradgen.grad(cf.vector_accumulation).source.split("reversed(range(")[1]
+    assert "tanh" not in backward_loop and "W @ " not in backward_loop  # h_1 = tanh(W @ h): the next step's h
+    _array_gradient_check(cf.vector_accumulation, (np.arange(9.0).reshape(3, 3) / 20 - 0.2, np.array([0.3, -0.7, 1.1])))
+
+
+def test_a_carried_value_nothing_reads_is_not_computed():
+    def summed(x, n):
+        total = 0.0
+        h = x
+        for i in range(n):
+            h = np.sin(h)
+            total = total + np.sum(h * h)
+        return np.sum(h)
+
+    forward_loop = gradgen.grad(summed).source.split("# backward")[0]
+    assert "total" not in forward_loop  # the gradient of np.sum(h) needs no total
+    np.testing.assert_allclose(gradgen.grad(summed)(np.array([0.5, -1.0]), 3), _nested_sin_derivative(np.array([0.5, -1.0]), 3))
+
+
+def _nested_sin_derivative(x, n):
+    derivative = np.ones_like(x)
+    for _ in range(n):
+        derivative, x = derivative * np.cos(x), np.sin(x)
+    return derivative
+
+
 def test_a_zero_trip_loop_passes_the_gradient_through():
     assert gradgen.grad(cf.countdown)(0.9, 0) == 1.0
 
@@ -355,8 +382,14 @@ def _programs(draw):
     return "import math\n\n\ndef program(x, y, n):\n" + "\n".join(body) + "\n"
 
 
+# Not exactly 0.0: a branch boundary there (cos(x + x) < 1.0) can hide from the one-sided
+# check below when the jump is multiplied by x, and the branch taken at the point differs from
+# the one finite differences see on both sides.
+_COORDINATE = st.floats(-1.5, 1.5).filter(lambda v: v != 0.0)
+
+
 @settings(max_examples=int(os.environ.get("GRADGEN_FUZZ_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(source=_programs(), point=st.tuples(st.floats(-1.5, 1.5), st.floats(-1.5, 1.5)), n=st.integers(0, 3))
+@given(source=_programs(), point=st.tuples(_COORDINATE, _COORDINATE), n=st.integers(0, 3))
 def test_random_programs_with_branches_and_loops_match_finite_differences(tmp_path_factory, source, point, n):
     import importlib.util
 
@@ -368,9 +401,12 @@ def test_random_programs_with_branches_and_loops_match_finite_differences(tmp_pa
     f = module.program
     x, y = point
     h = 1e-6
-    fine = finite_differences(lambda a, b: f(a, b, n), (x, y), h=h)
-    at = f(x, y, n)
-    one_sided = [((f(x + h, y, n) - at) / h, (at - f(x - h, y, n)) / h), ((f(x, y + h, n) - at) / h, (at - f(x, y - h, n)) / h)]
+    try:
+        fine = finite_differences(lambda a, b: f(a, b, n), (x, y), h=h)
+        at = f(x, y, n)
+        one_sided = [((f(x + h, y, n) - at) / h, (at - f(x - h, y, n)) / h), ((f(x, y + h, n) - at) / h, (at - f(x, y - h, n)) / h)]
+    except (ValueError, OverflowError):
+        return  # the program overflows near the point (math.sin(inf)): nothing to compare with
     if any(abs(right - left) > 1e-3 * (1 + abs(right)) for right, left in one_sided):
         return  # the point is on or next to a branch boundary: no derivative to compare with
     for optimize in (True, False):

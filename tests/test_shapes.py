@@ -122,7 +122,7 @@ def test_a_loop_body_is_stamped_and_the_stack_carries_the_facts_of_what_it_holds
     forward, backward = _loop_body(graph, 0), _loop_body(graph, 1)
     assert all(eq.output.shape == (3,) for eq in forward.equations)
     assert backward.inputs[-1].shape == (3,)  # popped from the stack: the facts of h as recorded
-    assert [v.shape for v in backward.outputs] == [(3,), (3, 3)]
+    assert [v.shape for v in backward.outputs] == [(3,), (3, 3), (3,)]  # grad_h, grad_W, h for the next step
 
 
 def test_a_carried_value_is_stamped_only_at_a_fixed_point_of_its_facts() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from gradgen.ir import Constant, Equation, Graph, Value, branches, subgraphs, uses, with_branches
+from gradgen.ir import Constant, Equation, Graph, Value, branches, loop_layout, subgraphs, uses, with_branches, with_subgraphs
 from gradgen.ops import OPS
 from gradgen.passes.substitution import map_branches
 
@@ -38,7 +38,9 @@ def may_raise(equation: Equation) -> bool:
 
 def eliminate_dead_code(graph: Graph) -> Graph:
     """Drop equations whose outputs nothing reads (except effects and forward code that may raise);
-    a cond loses the outputs nothing reads, and the operands its branches then no longer read."""
+    a cond loses the outputs nothing reads, and the operands its branches then no longer read; a
+    loop, the carried values that neither the rest of the graph, its stack, its test nor the
+    carried values that are kept read."""
     live = {a.id for a in graph.outputs if isinstance(a, Value)}
     kept = []
     changed = False
@@ -49,8 +51,8 @@ def eliminate_dead_code(graph: Graph) -> Graph:
                 pruned = _prune_cond(equation, live)
                 changed = changed or pruned is not equation
                 equation = pruned
-            elif equation.op in ("loop", "while"):  # every carried value feeds the next iteration: prune inside only
-                pruned = map_branches(equation, eliminate_dead_code)
+            elif equation.op in ("loop", "while"):
+                pruned = _prune_loop(equation, live)
                 changed = changed or pruned is not equation
                 equation = pruned
             kept.append(equation)
@@ -73,3 +75,39 @@ def _prune_cond(equation: Equation, live: set[int]) -> Equation:
     inputs = (equation.inputs[0], *(equation.inputs[1 + i] for i in operands))
     outputs = tuple(equation.outputs[j] for j in positions)
     return with_branches(dataclasses.replace(equation, inputs=inputs, outputs=outputs), then, orelse)
+
+
+def _prune_loop(equation: Equation, live: set[int]) -> Equation:
+    """``equation`` (a loop or a while) carrying only the values something reads: after the
+    loop, on its stack, in its test, or in the body's updates of the values kept (a value whose
+    update may raise is read by that update, so it stays)."""
+    layout = loop_layout(equation)
+    body: Graph = equation.param("body")  # type: ignore[assignment]
+    carried_inputs = body.inputs[1 : 1 + layout.carried]
+    needed = {k for k in range(layout.carried) if equation.outputs[k].id in live}
+    needed |= {position - 1 for position in layout.record}
+    test = equation.param("test")
+    if isinstance(test, Graph):
+        needed |= {k for k, value in enumerate(test.inputs[: layout.carried]) if value.id in uses(test)}
+    while True:
+        kept = sorted(needed)
+        pruned = eliminate_dead_code(Graph(body.inputs, body.equations, tuple(body.outputs[k] for k in kept)))
+        read = uses(pruned)
+        more = {k for k, value in enumerate(carried_inputs) if value.id in read} - needed
+        if not more:
+            break
+        needed |= more
+    if len(kept) == layout.carried or not kept:
+        return map_branches(equation, eliminate_dead_code)
+    start = 1 + layout.carried
+    body = Graph((body.inputs[0], *(carried_inputs[k] for k in kept), *body.inputs[start:]), pruned.equations, pruned.outputs)
+    graphs = {"body": body}
+    if isinstance(test, Graph):
+        graphs["test"] = eliminate_dead_code(Graph(tuple(test.inputs[k] for k in kept) + test.inputs[layout.carried :], test.equations, test.outputs))
+    initial = layout.initial(equation)
+    inputs = (*equation.inputs[: layout.bounds], *(initial[k] for k in kept), *equation.inputs[layout.bounds + layout.carried :])
+    outputs = (*(equation.outputs[k] for k in kept), *equation.outputs[layout.carried :])
+    record = tuple(1 + kept.index(position - 1) for position in layout.record)
+    params = tuple((name, record if name == "record" else value) for name, value in equation.params)
+    pruned_equation = dataclasses.replace(equation, inputs=inputs, outputs=outputs, params=params)
+    return with_subgraphs(pruned_equation, tuple(graphs[name] for name, value in equation.params if isinstance(value, Graph)))

@@ -143,8 +143,10 @@ class _Specializer:
         shape = _shape(eq.inputs[0])
         if shape == ():
             return Constant(0.0)  # the zero gradient of a number is the float 0.0
-        if eq.output.dtype == "float64":
-            return self.finish(eq, "zeros", (), (("shape", shape),))  # np.zeros((64,))
+        if _dtype(eq.inputs[0]) == "float64":
+            # np.zeros_like(W), not np.zeros((64, 64)): zeros of one shape for two gradients stay
+            # two arrays (CSE would share one), so a returned gradient never aliases another
+            return self.finish(eq, "full_like", eq.inputs, (("fill_value", 0),))
         return None
 
     def reshape_like(self, eq: Equation) -> Atom | Equation:
