@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,31 +46,13 @@ import numpy as np  # noqa: E402
 import gradgen  # noqa: E402
 import memory  # noqa: E402
 import peers  # noqa: E402
+from tables import Cell, Row, build_table, microseconds, milliseconds, ratio, table, timing_table  # noqa: E402
 import timing  # noqa: E402
 import workloads  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REFERENCE_ORDER = ("hand", "autograd", "jax grad", "torch", "jax jit(grad)", "sympy")
 SLOW_THRESHOLD = 1.05  # gradgen slower than the hand-written code by more than 5% is reported
-
-
-@dataclass
-class Cell:
-    seconds: float | None = None
-    status: str = ""  # "" (timed), "-" (peer missing), "n/a", "WRONG", "FAIL", "timeout"
-
-
-@dataclass
-class Row:
-    workload: workloads.Workload
-    cells: dict[str, Cell] = field(default_factory=dict)
-    builds: dict[str, float] = field(default_factory=dict)  # peer -> seconds to build
-    ops: dict[str, int] = field(default_factory=dict)  # peer -> size of its gradient code
-    first_calls: dict[str, float] = field(default_factory=dict)  # peer -> seconds of first call
-
-    @property
-    def baseline(self) -> str:
-        return "hand" if self.cells["hand"].seconds else "gradgen"
 
 
 @dataclass(frozen=True)
@@ -177,83 +159,6 @@ def _difference(result: Any, reference: Any) -> str:
         return "different shapes"
 
 
-# -- formatting ---------------------------------------------------------------------------------
-
-
-def microseconds(seconds: float) -> str:
-    us = seconds * 1e6
-    if us < 10:
-        return f"{us:.2f} µs"
-    if us < 100:
-        return f"{us:.1f} µs"
-    return f"{us:,.0f} µs"
-
-
-def ratio(value: float) -> str:
-    if value < 10:
-        return f"{value:.2f}x"
-    return f"{value:.1f}x" if value < 100 else f"{value:,.0f}x"
-
-
-def milliseconds(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    ms = seconds * 1e3
-    return f"{ms:.1f} ms" if ms < 100 else f"{ms:,.0f} ms"
-
-
-def cell_text(row: Row, peer: str) -> str:
-    cell = row.cells[peer]
-    if cell.seconds is None:
-        return cell.status
-    base = row.cells[row.baseline].seconds
-    if base is None:
-        return microseconds(cell.seconds)
-    return f"{microseconds(cell.seconds)} ({ratio(cell.seconds / base)})"
-
-
-def table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" if i == 0 else "--:" for i in range(len(header))) + "|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
-
-
-def timing_table(rows: list[Row]) -> str:
-    return table(["workload", *peers.PEERS], [[r.workload.name, *(cell_text(r, p) for p in peers.PEERS)] for r in rows])
-
-
-def _ops(row: Row, peer: str) -> str:
-    return str(row.ops[peer]) if peer in row.ops else "-"
-
-
-def _status_or_ms(row: Row, peer: str) -> str:
-    status = row.cells[peer].status
-    if status in ("-", "n/a"):
-        return status
-    if status == "timeout":
-        return f"> {row.builds[peer]:.0f} s (timeout)"
-    return milliseconds(row.builds.get(peer))
-
-
-def build_table(rows: list[Row], arrays: bool = False) -> str:
-    header = ["workload", "gradgen grad()", "gradgen emitted ops"]
-    if arrays:
-        header.append("gradgen first call (shape specialization)")
-    header += ["jax jit(grad) trace+compile"]
-    if not arrays:
-        header += ["sympy diff+lambdify", "sympy ops (cse)"]
-    body = []
-    for r in rows:
-        line = [r.workload.name, milliseconds(r.builds.get("gradgen")), _ops(r, "gradgen")]
-        if arrays:
-            line.append(milliseconds(r.first_calls.get("gradgen")))
-        line.append(_status_or_ms(r, "jax jit(grad)"))
-        if not arrays:
-            line += [_status_or_ms(r, "sympy"), _ops(r, "sympy")]
-        body.append(line)
-    return table(header, body)
-
-
 # -- groups -------------------------------------------------------------------------------------
 
 
@@ -290,7 +195,8 @@ def rnn_loop(config: Config, notes: list[str], directory: Path) -> str:
             "error per step, gradient with respect to W, U and b. The forward is the same plain Python `for` loop "
             "for every system. The hand-written backward is textbook BPTT: it keeps every hidden state and adds "
             "each step's outer products. gradgen's backward is a reversed loop fed by the hidden states its "
-            "forward loop recorded; it recomputes each step's forward from them. jax jit(grad) unrolls the 100 "
+            "forward loop recorded (each step's new state is the one the step after popped), and its forward "
+            "does not compute the loss, which the gradient does not need. jax jit(grad) unrolls the 100 "
             "steps while tracing (what a user of `jax.jit` on this loop gets).",
             timing_table([row]),
             "Build cost (gradgen specializes per argument shapes on the first call):",
@@ -300,44 +206,6 @@ def rnn_loop(config: Config, notes: list[str], directory: Path) -> str:
             f"({ratio(variants['generic'] / variants['specialized'])} faster).",
         ]
     )
-
-
-def loop_memory(config: Config, notes: list[str], directory: Path) -> str:
-    lengths = (100, 1000)
-    cases = [workloads.rnn_workload(steps) for steps in lengths]
-    needed = [memory.needed_bytes(w) for w in cases]
-    recorded = memory.recorded_bytes(cases[-1])
-    body = [["values the backward needs (T hidden states)", *(_kilobytes(n) for n in needed), _per_step(needed, lengths)]]
-    body.append(["gradgen's recorded stack (array bytes)", "-", _kilobytes(recorded), f"{recorded / lengths[-1]:.0f} B"])
-    for peer in (*memory.TRACED, "jax grad", "torch"):
-        if peer not in memory.TRACED:
-            body.append([f"{peer} (allocator not traced)", "-", "-", "-"])
-            continue
-        try:
-            peaks = [memory.peak_bytes(peer, w) for w in cases]
-        except peers.Unavailable:
-            body.append([peer, "-", "-", "-"])
-            continue
-        body.append([f"{peer}: peak of one gradient call", *(_kilobytes(p) for p in peaks), _per_step(peaks, lengths)])
-    return "\n\n".join(
-        [
-            "## Memory of a long loop",
-            "The RNN above with T = 100 and T = 1000 steps. The backward needs every hidden state, T x 64 float64 "
-            "(512 B a step). Peak: tracemalloc's peak during one gradient call, after a warm-up call (numpy buffers "
-            "and Python objects: a 64-float array is 512 B of data plus its header; the gradients it returns are "
-            "included). Per step: (peak at T=1000 - peak at T=100) / 900, which the fixed costs cancel out of. "
-            "JAX and PyTorch allocate outside tracemalloc's view and are not measured.",
-            table(["", "T = 100", "T = 1000", "per step"], body),
-        ]
-    )
-
-
-def _kilobytes(count: int) -> str:
-    return f"{count / 1024:,.0f} KiB"
-
-
-def _per_step(counts: list[int], lengths: tuple[int, ...]) -> str:
-    return f"{(counts[-1] - counts[0]) / (lengths[-1] - lengths[0]):,.0f} B"
 
 
 def _flag_slow(rows: list[Row], notes: list[str]) -> None:
@@ -473,7 +341,7 @@ def _git(*arguments: str) -> str:
         return ""
 
 
-SECTIONS = {"seed": seed_sized, "generated": generated_programs, "growth": compile_growth, "rnn": rnn_loop, "memory": loop_memory}
+SECTIONS = {"seed": seed_sized, "generated": generated_programs, "growth": compile_growth, "rnn": rnn_loop, "memory": memory.loop_memory}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,7 +37,7 @@ def test_the_specialized_rnn_loop_body_is_the_hand_written_bptt_step():
     gradient = gradgen.grad(RNN, wrt=(0, 1, 2))
     body = backward_loop(gradient.source_for(*ARGUMENTS))
     assert "runtime." not in body and "runtime.unbroadcast" in backward_loop(gradient.source)
-    assert "np.outer(" in body and "W.T @ " in body  # dW += outer(dpre, h); dh = W.T @ dpre
+    assert "np.outer(" in body and "W.T.dot(" in body  # dW += outer(dpre, h); dh = W.T.dot(dpre)
     assert "tanh" not in body and "W @ " not in body  # each step's h comes from the step after
     forward = gradient.source_for(*ARGUMENTS).split("# backward")[0]
     assert "np.sum" not in forward  # the loss itself is not needed for its gradient

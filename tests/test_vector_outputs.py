@@ -36,7 +36,7 @@ def test_vjp_is_the_cotangent_times_the_jacobian():
 
 def test_vjp_specializes_to_plain_products():
     source = gradgen.vjp(vf.layer, wrt=(0, 1)).source_for(X, W, np.ones(4))
-    assert "grad_x = W.T @ t1" in source
+    assert "grad_x = W.T.dot(t1)" in source and "grad_W = np.outer(t1, x)" in source
 
 
 def test_jacobian_has_output_then_input_dimensions():

@@ -103,9 +103,10 @@ class _Specializer:
         return self.finish(eq, "where", (condition, *branches))
 
     def matmul(self, eq: Equation) -> Equation | None:
-        # For matrices, a.dot(b) is the same product as a @ b, with less call overhead (about
-        # 0.5 us, which is most of the cost on small matrices); the seed's own code uses .dot.
-        if len(_shape(eq.inputs[0])) == 2 and len(_shape(eq.inputs[1])) == 2:
+        # For matrices and vectors, a.dot(b) is the same product as a @ b, with less call
+        # overhead (about 0.5 us, which is most of the cost on small matrices); the seed's own
+        # code uses .dot.
+        if len(_shape(eq.inputs[0])) in (1, 2) and len(_shape(eq.inputs[1])) in (1, 2):
             return self.finish(eq, "dot", eq.inputs, _DOT)
         return None
 
@@ -116,7 +117,7 @@ class _Specializer:
             transposed = self.emit(eq, "transpose", (right,), _shape(right)[::-1], _dtype(right), _T)
             return self.finish(eq, "dot", (gradient, transposed), _DOT)  # grad_x = grad_z.dot(y.T)
         if ndims == (1, 2):
-            return self.finish(eq, "matmul", (right, gradient))  # grad_x = y @ grad_z
+            return self.finish(eq, "dot", (right, gradient), _DOT)  # grad_x = y.dot(grad_z)
         if ndims == (2, 1):
             return self.finish(eq, "outer", (gradient, right))  # W @ h: grad_W = np.outer(grad_z, h)
         if ndims == (1, 1):
@@ -128,8 +129,7 @@ class _Specializer:
         ndims = (len(_shape(left)), len(_shape(right)))
         if ndims in ((2, 2), (2, 1)):
             transposed = self.emit(eq, "transpose", (left,), _shape(left)[::-1], _dtype(left), _T)
-            product = ("dot", _DOT) if ndims == (2, 2) else ("matmul", ())
-            return self.finish(eq, product[0], (transposed, gradient), product[1])  # grad_y = x.T.dot(grad_z)
+            return self.finish(eq, "dot", (transposed, gradient), _DOT)  # grad_y = x.T.dot(grad_z)
         if ndims == (1, 1):
             return self.finish(eq, "mul", (gradient, left))
         return None
