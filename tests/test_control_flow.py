@@ -315,6 +315,18 @@ def test_a_carried_value_nothing_reads_is_not_computed():
     np.testing.assert_allclose(gradgen.grad(summed)(np.array([0.5, -1.0]), 3), _nested_sin_derivative(np.array([0.5, -1.0]), 3))
 
 
+def test_a_carried_value_only_the_while_test_reads_is_kept():
+    def counted(x):
+        k = 0.0
+        s = x
+        while k < 3.0:
+            s = s * 1.5
+            k = k + 1.0
+        return s
+
+    assert gradgen.grad(counted)(2.0) == pytest.approx(1.5**3)
+
+
 def _nested_sin_derivative(x, n):
     derivative = np.ones_like(x)
     for _ in range(n):
