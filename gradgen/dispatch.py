@@ -4,7 +4,8 @@ The generic backward is correct for every shape: where it cannot know whether nu
 an argument, it calls ``runtime`` helpers that find out at run time. When the arguments are
 arrays, the function gradgen returns is a small emitted dispatcher: it looks the arguments'
 shapes and dtypes up in a cache and calls the backward specialized for them, compiling it the
-first time (``shapes.stamp_shapes`` -> ``passes.specialize`` -> ``passes.optimize`` -> emit),
+first time (``shapes.stamp_shapes`` -> ``passes.specialize`` -> ``passes.optimize`` ->
+``passes.buffers`` -> emit),
 like a jit. Where specialization cannot decide something, the generic function is used.
 """
 
@@ -17,6 +18,7 @@ import numpy as np
 
 from gradgen import emit, passes, shapes
 from gradgen.ir import Graph, verify
+from gradgen.passes.buffers import reuse_buffers
 from gradgen.passes.specialize import specialize
 
 _MAX_SPECIALIZATIONS = 64
@@ -99,7 +101,7 @@ class Specializations:
         except shapes.ShapeError:
             graph = None
         if graph is not None:
-            graph = passes.optimize(specialize(graph), check=self.verify_passes)
+            graph = reuse_buffers(passes.optimize(specialize(graph), check=self.verify_passes))
             verify(graph)
             source = emit.emit_source(graph, self.signature, name=self.name, layout=self.layout, fresh_outputs=self.gradients)
             function = self.load(source, self.name)

@@ -14,12 +14,13 @@ def test_the_25_line_net_specializes_to_the_seeds_hand_written_backward():
     gradient = gradgen.grad(seeds.two_layer_loss, wrt=("W1", "W2"))
     source = gradient.source_for(W1, W2, x, y)
     # The seed's lines 18-22: dy_hat = y_hat - y; dW2 = a.T.dot(dy_hat); da = dy_hat.dot(W2.T);
-    # ds = (s > 0) * da; dW1 = x.T.dot(ds)
+    # ds = (s > 0) * da; dW1 = x.T.dot(ds). The two elementwise results go into arrays the
+    # function made and reads no more (passes/buffers.py).
     for line in (
-        "grad_y_hat = y_hat - y",
+        "grad_y_hat = np.subtract(y_hat, y, out=y_hat)",
         "grad_a = grad_y_hat.dot(W2.T)",
         "grad_W2 = a.T.dot(grad_y_hat)",
-        "grad_s = grad_a * (s >= 0)",
+        "grad_s = np.multiply(grad_a, s >= 0, out=grad_a)",
         "grad_W1 = x.T.dot(grad_s)",
     ):
         assert f"    {line}\n" in source
