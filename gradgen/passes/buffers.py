@@ -35,12 +35,13 @@ def reuse_buffers(graph: Graph) -> Graph:
     last_read = _last_reads(graph)
     owned: set[int] = set()  # buffers this function created (the id of the value that made each)
     buffers_of: dict[int, frozenset[int]] = {}  # value id -> the buffers it may share memory with
-    values_in: dict[int, set[int]] = {}  # buffer -> the values that may share its memory
+    # buffer -> the last position where a value that may share its memory is read
+    live_until: dict[int, int] = {}
     for value in graph.inputs:
-        _share(value.id, frozenset({value.id}), buffers_of, values_in)
+        _share(value.id, frozenset({value.id}), buffers_of, live_until, last_read)
     equations: list[Equation] = []
     for position, equation in enumerate(graph.equations):
-        target = _writable_input(equation, position, last_read, owned, buffers_of, values_in)
+        target = _writable_input(equation, position, owned, buffers_of, live_until)
         if target is not None:
             equation = dataclasses.replace(equation, params=(*equation.params, ("out", target)))
             buffers = buffers_of[equation.inputs[target].id]  # type: ignore[union-attr]
@@ -51,15 +52,16 @@ def reuse_buffers(graph: Graph) -> Graph:
             # possibly a view of (or the same object as) any array input
             buffers = frozenset({equation.output.id}).union(*(buffers_of.get(a.id, frozenset()) for a in equation.inputs if isinstance(a, Value)))
         for value in equation.outputs:
-            _share(value.id, buffers, buffers_of, values_in)
+            _share(value.id, buffers, buffers_of, live_until, last_read)
         equations.append(equation)
     return dataclasses.replace(graph, equations=tuple(equations))
 
 
-def _share(value_id: int, buffers: frozenset[int], buffers_of: dict[int, frozenset[int]], values_in: dict[int, set[int]]) -> None:
+def _share(value_id: int, buffers: frozenset[int], buffers_of: dict[int, frozenset[int]], live_until: dict[int, int], last_read: dict[int, int]) -> None:
+    """Record that ``value_id`` may share the memory of ``buffers``, which are live while it is."""
     buffers_of[value_id] = buffers
     for buffer in buffers:
-        values_in.setdefault(buffer, set()).add(value_id)
+        live_until[buffer] = max(live_until.get(buffer, -1), last_read.get(value_id, -1))
 
 
 def _last_reads(graph: Graph) -> dict[int, int]:
@@ -91,10 +93,9 @@ def _makes_fresh_array(equation: Equation) -> bool:
 def _writable_input(
     equation: Equation,
     position: int,
-    last_read: dict[int, int],
     owned: set[int],
     buffers_of: dict[int, frozenset[int]],
-    values_in: dict[int, set[int]],
+    live_until: dict[int, int],
 ) -> int | None:
     """The input whose array ``equation`` may write its result into, or None."""
     if equation.op not in UFUNCS or not _makes_fresh_array(equation):
@@ -111,6 +112,6 @@ def _writable_input(
         if len(buffers) != 1 or not buffers <= owned:
             continue  # an argument, a possible view, or an array some op may have returned
         (buffer,) = buffers
-        if all(last_read.get(v, -1) <= position for v in values_in[buffer]):
+        if live_until[buffer] <= position:
             return k
     return None
