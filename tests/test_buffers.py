@@ -10,6 +10,8 @@ import pytest
 
 import gradgen
 from gradgen import dispatch
+from gradgen.ir import Constant, Equation, Graph, Value
+from gradgen.passes.buffers import reuse_buffers
 
 rng = np.random.default_rng(11)
 
@@ -196,3 +198,38 @@ def test_float32_and_integer_arrays_keep_their_dtypes():
     assert grad_x.dtype.kind == "f" and grad_w.dtype.kind == "f"
     np.testing.assert_allclose(grad_w, numeric_gradient(accumulated, (xi, wi.astype(float)), 1), rtol=1e-5, atol=1e-6)
     assert not math.isnan(float(np.sum(grad_x)))
+
+
+# -- the pass on hand-built graphs ---------------------------------------------------------------
+
+
+def _array(id, shape=(3,), dtype="float64"):
+    return Value(id, "", False, shape=shape, dtype=dtype)
+
+
+def _marks(graph):
+    return [equation.param("out") for equation in reuse_buffers(graph).equations]
+
+
+def test_the_pass_writes_only_into_dead_arrays_the_graph_made():
+    x, t, u, v = _array(0), _array(1), _array(2), _array(3)
+    # t = exp(x); u = t * 2.0; v = u + x: x is an argument, t and u die where they are read
+    graph = Graph((x,), (Equation("exp", (x,), (t,)), Equation("mul", (t, Constant(2.0)), (u,)), Equation("add", (x, u), (v,))), (v,))
+    assert _marks(graph) == [None, 0, 1]
+    # the same with t returned: it is live to the end and never written
+    assert _marks(Graph(graph.inputs, graph.equations, (v, t))) == [None, None, 1]
+
+
+def test_the_pass_leaves_views_other_dtypes_and_other_shapes_alone():
+    x, t, view, u, w = _array(0, (2, 3)), _array(1, (2, 3)), _array(2, (3, 2)), _array(3, (2, 3)), _array(4, (3, 2))
+    exp = Equation("exp", (x,), (t,))
+    transpose = Equation("transpose", (t,), (view,), (("lib", "attribute"),))
+    # t's view is read after t * 2.0: t's array is still live
+    graph = Graph((x,), (exp, transpose, Equation("mul", (t, Constant(2.0)), (u,)), Equation("exp", (view,), (w,))), (u, w))
+    assert _marks(graph) == [None, None, None, None]
+    # a float32 result cannot go into a float64 array, nor a (2, 3) one into a (1, 3) one
+    small, narrow, wide = _array(5, (1, 3)), _array(6, (2, 3), "float32"), _array(7, (2, 3))
+    graph = Graph((x,), (Equation("exp", (x,), (small,)), Equation("add", (small, x), (wide,))), (wide,))
+    assert _marks(graph) == [None, None]
+    graph = Graph((x,), (Equation("exp", (x,), (t,)), Equation("mul", (t, Constant(2.0)), (narrow,))), (narrow,))
+    assert _marks(graph) == [None, None]
