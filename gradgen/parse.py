@@ -7,6 +7,8 @@ The accepted subset (anything else raises a located ``GradgenError`` saying what
   ``print(...)`` and ``assert`` are allowed and left out of the graph; ``import`` binds a name;
   ``if``/``elif``/``else`` (returns inside branches included), ``for i in range(...)`` and
   ``while`` become ``cond``, ``loop`` and ``while`` equations (see ``control_flow.py``);
+  ``for`` over arrays, tuples and lists, ``enumerate``, ``zip``, and ``break``/``continue``
+  are rewritten into those first (see ``loops.py``); a list display is a tuple;
 * expressions: numbers, names, tuples, ``a if c else b``, the operators ``+ - * / ** @``, unary ``-``/``+``,
   single comparisons (not differentiated), ``x.T``, and calls to the functions listed in
   ``ops.SUPPORTED_FUNCTIONS_HINT``;
