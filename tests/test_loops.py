@@ -239,6 +239,9 @@ def test_a_loop_with_break_does_not_grow_with_the_trip_count(monkeypatch):
 def test_a_loop_that_breaks_stops_early_in_the_forward_and_the_backward():
     source = gradgen.grad(lf.newton_until_small).source
     assert "while running:" in source and "for _ in reversed(range(iterations)):" in source
+    # the flags and the counter carry no adjoint, and only x is recorded for the backward
+    backward = source.split("# backward")[1]
+    assert "running" not in backward and "index" not in backward and "stack.append(x)" in source
 
 
 def test_errors_inside_rewritten_loops_point_at_the_users_line():
