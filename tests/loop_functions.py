@@ -83,6 +83,14 @@ def rows_loss(X, w):
     return loss
 
 
+def rows_loss_by_index(X, w):
+    loss = 0.0
+    for i in range(len(X)):
+        row = X[i]
+        loss = loss + np.log(1.0 + np.exp(-(row @ w)))
+    return loss
+
+
 def weighted_rows(X, weights):
     total = 0.0
     for k, row in enumerate(X):
@@ -206,3 +214,71 @@ def names_like_the_flags(x):
         if running > 10.0:
             break
     return running
+
+
+# -- more shapes of jumps and sequences (checked against finite differences) ---------------
+
+
+def runtime_n_break(x, n):
+    s = 0.0
+    for i in range(n):
+        s = s + x * i
+        if s > 3.0:
+            break
+    return s
+
+def nested_unrolled_break(x, y):
+    s = 0.0
+    for a in (x, y):
+        for b in (y, x, 2.0):
+            if b > 1.0:
+                break
+            s = s + a * b
+    return s
+
+def unrolled_continue(x, y):
+    s = 0.0
+    for a in (x, y, x * y):
+        if a < 0.0:
+            continue
+        s = s + math.exp(a)
+    return s
+
+def elif_break(x):
+    s = x
+    for i in range(6):
+        if s > 5.0:
+            break
+        elif s < -5.0:
+            s = -s
+            continue
+        else:
+            s = s * 1.7 + 0.1
+        s = s - 0.05
+    return s
+
+def _pair():
+    return 1.0, 2.0
+
+def helper_tuple(x):
+    s = 0.0
+    for c in _pair():
+        s = s + c * x
+    return s
+
+def negative_step(x):
+    s = 0.0
+    for i in range(10, 0, -2):
+        s = s + math.sin(x * i)
+        if s > 0.8:
+            break
+    return s
+
+def while_break_array(x):
+    k = 0
+    while k < 10:
+        x = np.tanh(x) * 1.5
+        if np.sum(x * x) > 4.0:
+            break
+        k = k + 1
+    return np.sum(x)

@@ -197,6 +197,38 @@ def test_optimized_and_unoptimized_backwards_agree(case):
         assert np.allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
+# (function, point): scalar points, or one array
+MORE_CASES = [
+    (lf.runtime_n_break, (0.7, 8)),
+    (lf.runtime_n_break, (0.1, 8)),
+    (lf.nested_unrolled_break, (0.5, 0.7)),
+    (lf.nested_unrolled_break, (1.5, 0.7)),
+    (lf.nested_unrolled_break, (0.5, 1.7)),
+    (lf.unrolled_continue, (0.5, -0.7)),
+    (lf.unrolled_continue, (-0.5, 0.7)),
+    (lf.elif_break, (0.3,)),
+    (lf.elif_break, (-6.3,)),
+    (lf.helper_tuple, (0.3,)),
+    (lf.negative_step, (0.3,)),
+    (lf.negative_step, (0.03,)),
+    (lf.while_break_array, (np.array([0.3, 0.5]),)),
+]
+
+
+@pytest.mark.parametrize("optimize", [True, False], ids=["optimized", "unoptimized"])
+@pytest.mark.parametrize("case", MORE_CASES, ids=_case_id)
+def test_more_jumps_and_sequences_match_finite_differences(case, optimize):
+    f, point = case
+    if isinstance(point[0], np.ndarray):
+        gradient = gradgen.grad(f, optimize=optimize)(*point)
+        assert np.allclose(gradient, _array_finite_differences(f, point, 0), rtol=1e-5, atol=1e-6)
+        return
+    wrt = tuple(k for k, v in enumerate(point) if isinstance(v, float))
+    gradient = gradgen.grad(f, wrt=wrt, optimize=optimize)(*point)
+    expected = finite_differences(lambda *xs: f(*xs, *point[len(wrt) :]), point[: len(wrt)])
+    assert np.allclose(gradient, expected, rtol=1e-5, atol=1e-6), (gradient, expected)
+
+
 def test_skipped_entries_get_no_gradient():
     x = np.array([0.5, -1.0, 2.0, -0.3, 1.5])
     assert np.array_equal(gradgen.grad(lf.skip_negative)(x), np.where(x < 0, 0.0, 2 * x))
@@ -222,6 +254,14 @@ def test_a_loop_over_rows_is_a_range_loop_over_len_and_does_not_grow_with_the_ro
     grad_X, grad_w = g(many, w)
     expected_w = -np.sum(many * (1.0 / (1.0 + np.exp(many @ w)))[:, None], axis=0)
     assert np.allclose(grad_w, expected_w) and grad_X.shape == many.shape
+
+
+def test_a_loop_over_rows_is_the_code_of_the_loop_over_its_indices():
+    def code(f):
+        source = gradgen.grad(f, wrt=(0, 1)).source.replace(f.__name__, "f")
+        return [line for line in source.splitlines() if not line.strip().startswith("#")]
+
+    assert code(lf.rows_loss) == code(lf.rows_loss_by_index)
 
 
 def test_a_loop_with_break_does_not_grow_with_the_trip_count(monkeypatch):
