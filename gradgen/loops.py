@@ -105,7 +105,11 @@ class _Range(_Sequence):
         self.start, self.stop, self.maximum = start, stop, maximum
 
     def length(self) -> ast.expr:
-        return ast.Call(self.maximum, [ast.BinOp(self.stop, ast.Sub(), self.start), ast.Constant(0)], [])
+        if isinstance(self.start, ast.Constant) and self.start.value == 0:
+            difference: ast.expr = self.stop
+        else:
+            difference = ast.BinOp(self.stop, ast.Sub(), self.start)
+        return ast.Call(self.maximum, [difference, ast.Constant(0)], [])
 
     def item(self, index: ast.expr) -> ast.expr:
         return _plus(self.start, index)
@@ -126,7 +130,7 @@ class _Zipped(_Sequence):
     def __init__(self, parts: list[_Sequence], minimum: ast.Name):
         self.parts, self.minimum = parts, minimum
         counts = [part.count for part in parts if part.count is not None]
-        self.count = min(counts) if counts else None
+        self.count = min(counts) if counts else None if parts else 0  # zip() is empty
 
     def length(self) -> ast.expr:
         lengths = [part.length() for part in self.parts]
@@ -287,7 +291,7 @@ class LoopLowering:
             return self.static_items([Constant(v) for v in values])
         if not (isinstance(step, Constant) and step.value == 1):
             self.fail(UnsupportedSyntaxError, node, "enumerate() and zip() take ranges with step 1 or constant bounds", "write for i in range(...) and index with i")
-        return _Range(self.hidden(start, "start"), self.hidden(stop, "stop"), self.hidden(PythonObject(max), "max"))
+        return _Range(self.operand(start, "start"), self.operand(stop, "stop"), self.hidden(PythonObject(max), "max"))
 
     def enumerate_sequence(self, node: ast.Call) -> _Sequence:
         starts = [*node.args[1:], *(k.value for k in node.keywords if k.arg == "start")]
@@ -298,7 +302,7 @@ class LoopLowering:
             value = self.expression(starts[0])
             if not (isinstance(value, Value) or (isinstance(value, Constant) and type(value.value) is int)):
                 self.fail(UnsupportedSyntaxError, starts[0], "enumerate() starts at an integer", "write enumerate(xs, 1)")
-            start = ast.Constant(value.value) if isinstance(value, Constant) else self.hidden(value, "start")
+            start = self.operand(value, "start")
         return _Enumerated(self.sequence(node.args[0]), start)
 
     def refuse_iterating(self, node: ast.expr, what: str) -> NoReturn:
@@ -308,6 +312,10 @@ class LoopLowering:
 
     def fresh_name(self, hint: str) -> str:
         return f"{hint}#{next(_NAME_NUMBERS)}"
+
+    def operand(self, atom: Atom, hint: str) -> ast.expr:
+        """``atom`` as an expression: a literal if it is a constant (so ``0 + i`` folds)."""
+        return ast.Constant(atom.value) if isinstance(atom, Constant) else self.hidden(atom, hint)
 
     def hidden(self, value: Any, hint: str) -> ast.Name:
         """A name bound to ``value`` (an atom, a tuple, a Python object) for rewritten code to read."""

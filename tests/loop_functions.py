@@ -282,3 +282,12 @@ def while_break_array(x):
             break
         k = k + 1
     return np.sum(x)
+
+
+def zip_range_and_empty_zip(x, n):
+    s = 0.0
+    for k, a in zip(range(n), x):
+        s = s + k * a * a
+    for v in zip():
+        s = s + 1.0
+    return s

@@ -171,6 +171,8 @@ ARRAY_CASES = [
     (lf.zip_arrays, (_RNG.normal(size=5), _RNG.normal(size=3)), (0, 1)),
     (lf.zip_with_run_time_range, (_RNG.normal(size=3), _RNG.normal(size=6), 5), (0, 1)),
     (lf.enumerate_zip, (_RNG.normal(size=4), _RNG.normal(size=4)), (0, 1)),
+    (lf.zip_range_and_empty_zip, (_RNG.normal(size=4), 3), (0,)),
+    (lf.zip_range_and_empty_zip, (_RNG.normal(size=4), 7), (0,)),
     (lf.rows_then_entries, (_RNG.normal(size=(3, 4)),), (0,)),
     (lf.skip_negative, (np.array([0.5, -1.0, 2.0, -0.3, 1.5]),), (0,)),
 ]
