@@ -160,7 +160,7 @@ class ControlFlowLowering:
                 if test.result:
                     self.fail(UnsupportedSyntaxError, node.test, "this while loop never ends", "loop on a condition the body changes, or leave the loop with 'break'")
                 for name in assigned:
-                    self.env[name] = BoundInOneBranch(name, node.lineno, "only inside the while loop")
+                    self.env[name] = BoundInOneBranch(name, node.lineno, "only inside the loop")
                 return
             body, index, inputs = self.in_loop_body(node.body, None, carried, scalar)
             outputs = tuple(self.branch_atom(body.env[n], n, node) for n in carried)
@@ -169,7 +169,7 @@ class ControlFlowLowering:
                 break
             scalar.update((n, False) for n in widened)
         for name in assigned:
-            self.env[name] = BoundInOneBranch(name, node.lineno, "only inside the while loop")
+            self.env[name] = BoundInOneBranch(name, node.lineno, "only inside the loop")
         if not carried:
             self.fail(UnsupportedSyntaxError, node, "this while loop changes nothing its condition reads", "assign, in the loop, a variable bound before it")
         bound = {v.id for v in (index, *inputs, *test_inputs)}
@@ -312,7 +312,7 @@ class ControlFlowLowering:
                 UnknownNameError,
                 node,
                 f"'{node.id}' is assigned {value.where} on line {value.line}",
-                "assign it before the if, or in every branch" if "branch" in value.where else "assign it before the loop (or return it from inside)",
+                "assign it before the if, or in every branch" if "branch" in value.where else "assign it before the loop (returning from inside a loop is not supported)",
             )
         return value
 

@@ -15,7 +15,7 @@ import sympy
 
 import gradgen
 from gradgen import api
-from gradgen.errors import UnknownFunctionError
+from gradgen.errors import UnknownFunctionError, UnknownNameError
 from gradgen.ir import verify
 from tests import loop_functions as lf
 from tests.test_control_flow import finite_differences
@@ -299,3 +299,16 @@ def test_errors_inside_rewritten_loops_point_at_the_users_line():
         gradgen.grad(bad)
     line = bad.__code__.co_firstlineno + 5
     assert raised.value.location.line == line and "row.cumsum()" in str(raised.value)
+
+
+def test_a_name_first_bound_in_a_loop_that_breaks_cannot_be_read_after_it():
+    def leaky(x):
+        for i in range(3):
+            y = x * i
+            if y > 1.0:
+                break
+        return y
+
+    with pytest.raises(UnknownNameError, match="'y' is assigned only inside the loop on line") as raised:
+        gradgen.grad(leaky)
+    assert raised.value.location.line == leaky.__code__.co_firstlineno + 5
