@@ -201,17 +201,21 @@ class LoopLowering:
             self.range_loop(_located(ast.For(ast.Name(target, ast.Store()), iterable, body, []), node))
             return
         start, stop, step = self.range_bounds(iterable)
-        if not isinstance(step, Constant) or step.value == 0:
-            self.fail(UnsupportedSyntaxError, iterable, "a loop with 'break' needs a nonzero constant range() step", "write range(start, stop) or range(start, stop, 2)")
+        if isinstance(step, Constant) and step.value == 0:
+            self.fail(UnsupportedSyntaxError, iterable, "range() step must not be zero", "write range(start, stop, step) with a nonzero step")
         counter = self.fresh_name("index")
         self.env[counter] = start
-        comparison = ast.Lt() if step.value > 0 else ast.Gt()
-        test = _located(ast.Compare(ast.Name(counter, ast.Load()), [comparison], [self.hidden(stop, "stop")]), iterable)
+        counter_now, stop_name, step_operand = ast.Name(counter, ast.Load()), self.hidden(stop, "stop"), self.operand(step, "step")
+        if isinstance(step, Constant):
+            test = ast.Compare(counter_now, [ast.Lt() if step.value > 0 else ast.Gt()], [stop_name])
+        else:  # the sign of the step decides the direction: (stop - i) * step > 0
+            test = ast.Compare(ast.BinOp(ast.BinOp(stop_name, ast.Sub(), counter_now), ast.Mult(), step_operand), [ast.Gt()], [ast.Constant(0)])
+        test = _located(test, iterable)
         running = self.fresh_name("running")
         self.statement(_assign(running, test, node))
         advance = [
             _assign(target, ast.Name(counter, ast.Load()), node.target),
-            _assign(counter, ast.BinOp(ast.Name(counter, ast.Load()), ast.Add(), ast.Constant(step.value)), node.target),
+            _assign(counter, ast.BinOp(ast.Name(counter, ast.Load()), ast.Add(), step_operand), node.target),
         ]
         self.running_while(node, running, test, advance, body)
 

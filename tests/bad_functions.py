@@ -95,9 +95,9 @@ def zip_strict(x, y):
     return s
 
 
-def break_with_run_time_step(x, k):
+def break_with_zero_step(x):
     s = 0.0
-    for i in range(0, 10, k):  # <- error break_with_run_time_step at range
+    for i in range(0, 10, 0):  # <- error break_with_zero_step at range
         s = s + x
         if s > 1.0:
             break

@@ -291,3 +291,12 @@ def zip_range_and_empty_zip(x, n):
     for v in zip():
         s = s + 1.0
     return s
+
+
+def break_with_run_time_step(x, step):
+    s = 0.0
+    for i in range(4, -5 if step < 0 else 9, step):
+        s = s + math.sin(x * i)
+        if s > 1.2:
+            break
+    return s

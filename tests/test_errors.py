@@ -133,7 +133,7 @@ CASES = [
     Case("loop_over_generator", UnsupportedSyntaxError, "looped over a generator expression", ITERABLES),
     Case("loop_over_number", UnsupportedSyntaxError, "looped over a number", ("a number", *ITERABLES)),
     Case("zip_strict", UnsupportedSyntaxError, "passed strict= to zip()", ("zip(a, b)",)),
-    Case("break_with_run_time_step", UnsupportedSyntaxError, "broke out of a range() loop with a run-time step", ("constant",)),
+    Case("break_with_zero_step", UnsupportedSyntaxError, "broke out of a range() loop with step 0", ("nonzero",)),
     Case("return_inside_loop", UnsupportedSyntaxError, "returned from inside a for loop", ("ends the function",)),
     Case("loop_with_else", UnsupportedSyntaxError, "wrote for ... else", ("after the loop",)),
     Case("bound_only_in_loop", UnknownNameError, "read after the loop a name first bound inside it", ("before the loop",)),

@@ -214,6 +214,9 @@ MORE_CASES = [
     (lf.negative_step, (0.3,)),
     (lf.negative_step, (0.03,)),
     (lf.while_break_array, (np.array([0.3, 0.5]),)),
+    (lf.break_with_run_time_step, (0.3, 2)),
+    (lf.break_with_run_time_step, (0.3, -3)),
+    (lf.break_with_run_time_step, (1.3, 1)),
 ]
 
 
