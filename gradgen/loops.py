@@ -160,6 +160,7 @@ class LoopLowering:
         def while_statement(self, node: ast.While) -> None: ...
 
     def for_statement(self, node: ast.For) -> None:
+        """``for``: over a range as it is, over a static sequence unrolled, else over indices."""
         if node.orelse:
             self.fail(UnsupportedSyntaxError, node.orelse[0], "'for ... else' is not supported", "move the else block after the loop")
         if self.called(node.iter) is range:
