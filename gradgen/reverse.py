@@ -20,6 +20,9 @@ start of each iteration, the carried values the backward body reads, on a list u
 the backward body pops them, recomputes the forward body, and walks it backwards from the
 adjoints of the carried values, carrying those adjoints and the sums of the invariants'.
 A ``while`` loop also counts its iterations; its backward is the same reversed loop, over that count.
+Only the carried values a differentiated output depends on carry adjoints (``loop_dependencies``,
+a fixed point over the body; ops without a rule, like comparisons, pass no dependency), so a
+loop's flags and counters neither get adjoints nor go on the stack for them.
 """
 
 from __future__ import annotations
@@ -200,14 +203,18 @@ def _needs_unbroadcast(equation: Equation, position: int) -> bool:
 def _reverse_loop(equation: Equation, adjoints: dict[int, Atom], needed: set[int], builder: GraphBuilder) -> None:
     """``grads = loop reversed(range) (*adjoints of outs, *zeros, *invariants, stack)``."""
     layout = loop_layout(equation)
-    outputs = equation.outputs[: layout.carried]
-    initial, invariants = layout.initial(equation), layout.invariants(equation)
-    if not any(v.id in adjoints and v.id in needed for v in outputs):
+    seeded = [j for j, v in enumerate(equation.outputs[: layout.carried]) if v.id in adjoints and v.id in needed]
+    if not seeded:
         return
+    # Only the carried values the seeded ones depend on carry adjoints (not a loop's flags).
+    dependencies = loop_dependencies(equation)
+    positions = sorted(set().union(*(dependencies[j][0] for j in seeded)))
+    outputs = tuple(equation.outputs[k] for k in positions)
+    initial, invariants = tuple(layout.initial(equation)[k] for k in positions), layout.invariants(equation)
     wanted = [m for m, a in enumerate(invariants) if isinstance(a, Value) and a.id in needed]
     if not wanted and not any(isinstance(a, Value) and a.id in needed for a in initial):
         return
-    body, recorded = _body_backward(equation.param("body"), layout.carried, wanted)  # type: ignore[arg-type]
+    body, recorded = _body_backward(equation.param("body"), layout.carried, positions, wanted)  # type: ignore[arg-type]
     stack: tuple[Value, ...] = ()
     if recorded:
         stack = (builder.new_value("stack"),)
@@ -228,26 +235,28 @@ def _reverse_loop(equation: Equation, adjoints: dict[int, Atom], needed: set[int
             _accumulate(adjoints, target, gradient, builder, equation, True)
 
 
-def _body_backward(body: Graph, carried: int, wanted: list[int]) -> tuple[Graph, tuple[int, ...]]:
+def _body_backward(body: Graph, carried: int, positions: list[int], wanted: list[int]) -> tuple[Graph, tuple[int, ...]]:
     """The backward body ``(i, *grad_carried, *sums, *invariants, *popped) -> (*grad_carried, *sums)``
-    and the positions of the forward body's inputs it pops (those it reads)."""
+    (adjoints of the carried values at ``positions``, a set closed under the body's
+    dependencies) and the positions of the forward body's inputs it pops (those it reads)."""
     from gradgen.passes.dce import eliminate_dead_code
 
     index, carried_inputs, invariant_inputs = body.inputs[0], body.inputs[1 : 1 + carried], body.inputs[1 + carried :]
     builder = GraphBuilder(first_id=next_id(body))
     # A carried value keeps one kind over the iterations, and so does its adjoint.
-    gradients_in = tuple(builder.new_value("", v.scalar) for v in carried_inputs)
+    gradients_in = tuple(builder.new_value("", carried_inputs[k].scalar) for k in positions)
     sums_in = tuple(builder.new_value("", invariant_inputs[m].scalar) for m in wanted)
     for equation in body.equations:
         builder.append(dataclasses.replace(equation, forward=False))  # the forward loop already raised
     adjoints: dict[int, Atom] = {}
-    for output, gradient in zip(body.outputs, gradients_in):
+    differentiated_outputs = tuple(body.outputs[k] for k in positions)
+    for output, gradient in zip(differentiated_outputs, gradients_in):
         if isinstance(output, Value):
             previous = adjoints.get(output.id)
             adjoints[output.id] = gradient if previous is None else builder.add("add", (previous, gradient))
-    wrt_values = (*carried_inputs, *(invariant_inputs[m] for m in wanted))
-    _reverse(body.equations, adjoints, _on_path(body, wrt_values, body.outputs), builder)
-    gradients = tuple(_final_gradient(adjoints, v, builder) for v in carried_inputs)
+    wrt_values = (*(carried_inputs[k] for k in positions), *(invariant_inputs[m] for m in wanted))
+    _reverse(body.equations, adjoints, _on_path(body, wrt_values, differentiated_outputs), builder)
+    gradients = tuple(_final_gradient(adjoints, carried_inputs[k], builder) for k in positions)
     sums = tuple(
         builder.add("add", (total, adjoints[invariant_inputs[m].id])) if invariant_inputs[m].id in adjoints else total
         for total, m in zip(sums_in, wanted)
@@ -285,13 +294,15 @@ def _on_path(graph: Graph, wrt: tuple[Value, ...], outputs: tuple[Atom, ...]) ->
 
 
 def _links(equation: Equation) -> list[tuple[Atom, ...]]:
-    """For each output of ``equation``, the inputs it depends on (a cond's, through its branches)."""
+    """For each output of ``equation``, the inputs it depends on differentiably (a cond's and a
+    loop's, through their sub-graphs; an op without a rule, like a comparison, on none)."""
     if equation.op in ("loop", "while"):
         layout = loop_layout(equation)
-        read = equation.inputs[layout.bounds : layout.bounds + layout.carried + layout.invariant]
-        return [read] * layout.carried + [()] * (len(equation.outputs) - layout.carried)
+        initial, invariants = layout.initial(equation), layout.invariants(equation)
+        links = [tuple(initial[k] for k in sorted(c)) + tuple(invariants[m] for m in sorted(i)) for c, i in loop_dependencies(equation)]
+        return links + [()] * (len(equation.outputs) - layout.carried)
     if equation.op != "cond":
-        return [equation.inputs] * len(equation.outputs)
+        return [equation.inputs] * len(equation.outputs) if ops.OPS[equation.op].rule is not None else [()] * len(equation.outputs)
     return [tuple(equation.inputs[p] for p in sorted(positions)) for positions in cond_dependencies(equation)]
 
 
@@ -300,6 +311,29 @@ def cond_dependencies(equation: Equation) -> list[set[int]]:
     (the predicate, at position 0, is not differentiated and never listed)."""
     then, orelse = branches(equation)
     return [{1 + i for i in a | b} for a, b in zip(_dependencies(then), _dependencies(orelse))]
+
+
+def loop_dependencies(equation: Equation) -> list[tuple[set[int], set[int]]]:
+    """For each carried output of a loop, the carried values (by position) and the invariants
+    whose starting values it depends on, over any number of iterations (a fixed point)."""
+    layout = loop_layout(equation)
+    carried = layout.carried
+    direct = _dependencies(equation.param("body"))  # type: ignore[arg-type]
+    reach = [({j}, set()) for j in range(carried)]
+    changed = True
+    while changed:
+        changed = False
+        for j, positions in enumerate(direct):
+            values, invariants = reach[j]
+            size = len(values) + len(invariants)
+            for p in positions:
+                if 1 <= p <= carried:
+                    values |= reach[p - 1][0]
+                    invariants |= reach[p - 1][1]
+                elif carried < p <= carried + layout.invariant:
+                    invariants.add(p - 1 - carried)
+            changed |= len(values) + len(invariants) != size
+    return reach
 
 
 def _dependencies(graph: Graph) -> list[set[int]]:

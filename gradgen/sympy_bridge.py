@@ -15,6 +15,9 @@
 * ``report.ok`` is True iff every partial agrees numerically and none is symbolically different.
   At a kink (max(x, y) with x == y, abs at 0) sympy's derivative takes Heaviside(0) = 1/2 while
   gradgen picks a subgradient; the numbers then differ and the report says the point is a kink.
+* A function that branches on values (``if``, ``while``, ``a if c else b``, ``max``) is checked on
+  the path the point takes: its conditions are decided at the point (``sympy_branches``), and the
+  report says how many were.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import sympy
 
 from gradgen.errors import GradgenError, InvalidArgumentError
 from gradgen.sympy_arrays import element_name, symbol_array
+from gradgen.sympy_branches import decided_at
 from gradgen.sympy_emitted import symbolic_gradient
 from gradgen.sympy_report import (
     ArrayCheck,
@@ -73,14 +77,15 @@ def _exact(value: float) -> sympy.Expr:
 
 
 def symbolic_status(
-    sympy_derivative: sympy.Expr, gradgen_expression: sympy.Expr | None
+    sympy_derivative: sympy.Expr, gradgen_expression: sympy.Expr | None, path_specific: bool = False
 ) -> SymbolicStatus:
     """Whether two derivative expressions are equal, different, or neither could be shown.
 
     "equal": their difference simplifies to 0, once every step function takes sympy's value
     at its kink (at max(x, y) with x == y sympy says 1/2, gradgen picks a subgradient; both
     are right). "different": they differ at one of a few seeded random real points.
-    "undecided": anything else.
+    "undecided": anything else. A ``path_specific`` derivative (branches decided at the check
+    point) holds only near that point, so random points elsewhere prove nothing: never "different".
     """
     if gradgen_expression is None:
         return "undecided"
@@ -88,7 +93,7 @@ def symbolic_status(
         difference = _steps_as_sympy_does(sympy_derivative - gradgen_expression)
         if sympy.simplify(difference) == 0:
             return "equal"
-        if _differ_somewhere(sympy_derivative, gradgen_expression):
+        if not path_specific and _differ_somewhere(sympy_derivative, gradgen_expression):
             return "different"
     except Exception:  # simplify and friends can fail on exotic expressions
         return "undecided"
@@ -122,10 +127,11 @@ def compare_partial(
     sympy_derivative: sympy.Expr,
     point: Mapping[sympy.Symbol, float],
     gradgen_expression: sympy.Expr | None = None,
+    path_specific: bool = False,
 ) -> PartialCheck:
     """Compare gradgen's value (and expression, if any) for one partial with sympy's derivative."""
     sympy_value = evaluate_at(sympy_derivative, point)
-    status = symbolic_status(sympy_derivative, gradgen_expression)
+    status = symbolic_status(sympy_derivative, gradgen_expression, path_specific)
     agree = values_agree(float(gradgen_value), sympy_value)
     return PartialCheck(
         name=name,
@@ -174,7 +180,16 @@ def check(
     point = _point(f.__qualname__, names, args)
     wrt_names = normalize_wrt(f.__qualname__, names, wrt)
     symbols = _symbolic_arguments(names, point)
-    forward = symbolic_forward(f, symbols)
+    substitution: dict[sympy.Symbol, float] = {}
+    for symbol, value in zip(symbols, point):
+        if isinstance(symbol, numpy.ndarray):
+            substitution.update(zip(symbol.flat, numpy.asarray(value, dtype=float).flat))
+        else:
+            substitution[symbol] = value
+    # Branches on values follow the path this point takes (sympy_branches).
+    with decided_at(substitution) as branches:
+        forward = symbolic_forward(f, symbols)
+    _require_same_value(f, args, forward, substitution)
 
     from gradgen.api import grad
 
@@ -186,15 +201,11 @@ def check(
             f"gradgen's gradient of {f.__qualname__} returned {len(values)} values for "
             f"{len(wrt_names)} partials (a bug in gradgen)"
         )
-    expressions = symbolic_gradient(gradient, f, symbols)
+    with decided_at(substitution) as emitted_branches:
+        expressions = symbolic_gradient(gradient, f, symbols)
+    path_specific = branches.count + emitted_branches.count > 0
     if expressions is None or len(expressions) != len(wrt_names):
         expressions = (None,) * len(wrt_names)
-    substitution: dict[sympy.Symbol, float] = {}
-    for symbol, value in zip(symbols, point):
-        if isinstance(symbol, numpy.ndarray):
-            substitution.update(zip(symbol.flat, numpy.asarray(value, dtype=float).flat))
-        else:
-            substitution[symbol] = value
     by_name = dict(zip(names, zip(symbols, point)))
     partials: list[PartialCheck] = []
     arrays: list[ArrayCheck] = []
@@ -205,12 +216,35 @@ def check(
             number = _gradgen_number(value, name)
             if not isinstance(expression, sympy.Expr):
                 expression = None
-            partials.append(compare_partial(name, number, derivative, substitution, expression))
+            partials.append(compare_partial(name, number, derivative, substitution, expression, path_specific))
             continue
-        array = _compare_array(name, symbol, value, forward, substitution, expression)
+        array = _compare_array(name, symbol, value, forward, substitution, expression, path_specific)
         arrays.append(array)
         partials.extend(array.elements)
-    return CheckReport(f.__qualname__, names, point, tuple(partials), tuple(arrays))
+    return CheckReport(f.__qualname__, names, point, tuple(partials), tuple(arrays), branches.count)
+
+
+def _require_same_value(
+    f: Callable[..., Any], args: tuple[Any, ...], forward: sympy.Expr, point: Mapping[sympy.Symbol, float]
+) -> None:
+    """The oracle must compute what ``f`` computes at the point, or it checks another function.
+
+    The symbolic run can leave the point's path where sympy compares structurally (``x == 0.5``
+    is False for a symbol ``x``) or where a helper behaves differently on symbols.
+    """
+    value = f(*args)
+    if not isinstance(value, numbers.Real) and not (isinstance(value, numpy.ndarray) and value.ndim == 0):
+        return  # as_expression has refused non-scalar results already
+    expected, symbolic = float(value), evaluate_at(forward, point)
+    if math.isnan(expected) and math.isnan(symbolic):
+        return
+    if not math.isclose(expected, symbolic, rel_tol=1e-6, abs_tol=1e-9):
+        raise SymbolicEvaluationError(
+            f"running {f.__qualname__} on sympy symbols gives {symbolic!r} at this point, but "
+            f"{f.__qualname__} itself returns {expected!r}, so sympy cannot serve as the oracle here",
+            hint="sympy compares expressions with == and != structurally: branch with <, <=, >, >= "
+            "(decided at the point), or check the gradient numerically (finite differences)",
+        )
 
 
 def _compare_array(
@@ -220,6 +254,7 @@ def _compare_array(
     forward: sympy.Expr,
     point: Mapping[sympy.Symbol, float],
     gradgen_expressions: Any,
+    path_specific: bool,
 ) -> ArrayCheck:
     """Every element's partial of one array argument."""
     if numpy.shape(gradgen_value) != symbols.shape:
@@ -239,7 +274,7 @@ def _compare_array(
         derivative = sympy.diff(forward, symbols[index])
         number = _gradgen_number(values[index], label)
         expression = gradgen_expressions[index] if symbolic else None
-        elements.append(compare_partial(label, number, derivative, point, expression))
+        elements.append(compare_partial(label, number, derivative, point, expression, path_specific))
     return ArrayCheck(name, symbols.shape, tuple(elements))
 
 

@@ -103,6 +103,8 @@ class CheckReport:
     point: tuple[Any, ...]  # a float per scalar argument, an array per array argument
     partials: tuple[PartialCheck, ...]
     arrays: tuple[ArrayCheck, ...] = ()
+    # Relations (if/while conditions...) decided at the point: sympy followed the path taken.
+    branches: int = 0
 
     @property
     def ok(self) -> bool:
@@ -135,6 +137,11 @@ class CheckReport:
             lines.append(f"  d/d{partial.name} = {partial.sympy_derivative}")
             if partial.symbolic_status == "different":
                 lines.append(f"  gradgen's d/d{partial.name} = {partial.gradgen_expression}")
+        if self.branches:
+            lines.append(
+                f"branches: {self.branches} condition{'s' if self.branches != 1 else ''} decided "
+                "at this point; the derivatives are those of the path it takes"
+            )
         lines.append(self._verdict())
         return "\n".join(lines)
 

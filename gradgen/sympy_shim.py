@@ -382,9 +382,10 @@ def symbolic_forward(
             f"cannot build {function.__qualname__} symbolically: running it on sympy symbols "
             f"raised {type(error).__name__}: {error}",
             _failure_location(error, rebuilder.codes),
-            hint="the sympy check needs straight-line code whose math/numpy calls have sympy "
-            "equivalents; branching on a parameter's value, comparisons used as numbers and "
-            "array methods other than numpy's structural ones are not supported",
+            hint="the sympy check needs code whose math/numpy calls have sympy equivalents; "
+            "conversions of values to float/int, comparisons used as numbers and array methods "
+            "other than numpy's structural ones are not supported (branches on values are, "
+            "decided at the check point)",
         ) from error
     return as_expression(result, f"{function.__qualname__} returned")
 

@@ -58,6 +58,31 @@ def branches_on_value(x):
     return -x
 
 
+def branches_on_equality(x):
+    if x == 0.5:
+        return x * x
+    return x
+
+
+def halving_with_branches(x, y):
+    if x > 0:
+        z = math.sin(x) * y
+    elif y > 0:
+        z = x * x * y
+    else:
+        z = math.exp(x) + y
+    while abs(z) > 0.1:
+        z = z / 2
+    return z * x
+
+
+def branches_on_an_array_sum(w):
+    total = np.sum(w * w)
+    if np.sum(w) > 0:
+        return total * w[0]
+    return total - w[1]
+
+
 def imports_inside(x):
     import math
 

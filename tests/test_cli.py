@@ -46,10 +46,9 @@ def uses_try(x):
         return 0.0
 
 
-def branches_on_value(x):
-    if x > 0:
-        return x
-    return -x
+def converts_to_float(x):
+    y = float(x)
+    return y * x
 
 
 NOT_A_FUNCTION = 3.0
@@ -204,13 +203,13 @@ def test_check_exit_code_follows_the_report(
 
 
 def test_a_located_error_is_printed_as_a_diagnostic(capsys, model_file):
-    # The oracle cannot run a branch on a symbol; that is the user's code, so exit code 1.
-    code, out, err = run(capsys, "check", f"{model_file}:branches_on_value", "--at", "1")
+    # The oracle cannot turn a symbol into a float; that is the user's code, so exit code 1.
+    code, out, err = run(capsys, "check", f"{model_file}:converts_to_float", "--at", "1")
     assert (code, out) == (1, "")
     lines = err.splitlines()
     assert lines[0].startswith(f"{model_file}:")
-    assert "error: cannot build branches_on_value symbolically" in lines[0]
-    assert lines[1].strip() == "if x > 0:"
+    assert "error: cannot build converts_to_float symbolically" in lines[0]
+    assert lines[1].strip() == "y = float(x)"
     assert lines[2].strip() == "^"
 
 

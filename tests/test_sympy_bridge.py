@@ -292,14 +292,15 @@ def with_builtins_backward(x, y):
     )
     report = check(sample_functions.with_builtins, 0.5, 2.0)
     assert report.ok
-    # The branch on x > 0 (for abs) cannot run on symbols, so the check stays numeric.
-    assert [p.symbolic_status for p in report.partials] == ["undecided"] * 2
+    # The backward's branch on x > 0 (for abs) is decided at the point, so its d/dx (1.0) holds
+    # on this path only: it cannot be shown equal to sympy's sign(x), nor different from it.
+    assert [p.symbolic_status for p in report.partials] == ["undecided", "equal"]
 
 
 def test_check_falls_back_to_numbers_when_the_backward_branches(hand_written_grad):
-    # sympy cannot decide the sign of s3, so running this on symbols raises.
-    branching = "    grad_L = 1.0 if s3 > 0 else 1.0\n"
-    hand_written_grad(FLAT_NEURON_BACKWARD.replace("    grad_L = 1.0\n", branching))
+    # float() of a symbol raises, so the backward cannot run on symbols.
+    unrunnable = "    grad_L = 1.0 + 0.0 * float(s3)\n"
+    hand_written_grad(FLAT_NEURON_BACKWARD.replace("    grad_L = 1.0\n", unrunnable))
     report = check(sample_functions.neuron, *NEURON_POINT)
     assert report.ok
     assert [p.symbolic_status for p in report.partials] == ["undecided"] * 5
@@ -343,8 +344,61 @@ def test_check_refuses_a_bad_wrt(wrt):
 
 
 def test_check_refuses_a_function_that_cannot_run_on_symbols():
-    with pytest.raises(SymbolicEvaluationError):
-        check(sample_functions.branches_on_value, 1.0)
+    with pytest.raises(SymbolicEvaluationError, match="math.factorial has no sympy equivalent"):
+        check(sample_functions.uses_factorial, 3.0)
+
+
+def test_check_refuses_an_oracle_that_leaves_the_points_path():
+    # sympy's == is structural: x == 0.5 is False for a symbol, so sympy would take the other
+    # branch than f does at x = 0.5 and check a different function.
+    with pytest.raises(SymbolicEvaluationError, match="f itself returns 0.25|branches_on_equality itself returns 0.25"):
+        check(sample_functions.branches_on_equality, 0.5)
+    assert check(sample_functions.branches_on_equality, 0.7).ok  # the path sympy takes anyway
+
+
+@pytest.mark.parametrize("x", [1.5, -1.5])
+def test_check_follows_the_branch_the_point_takes(x):
+    report = check(sample_functions.branches_on_value, x)
+    assert report.ok, str(report)
+    assert report.partials[0].sympy_value == (1.0 if x > 0 else -1.0)
+    assert report.branches == 1
+    assert "branches: 1 condition decided at this point" in str(report)
+
+
+def test_check_on_loops_and_nested_branches_matches_the_path_taken():
+    for point in [(0.7, 1.3), (-0.7, 1.3), (-0.7, -1.3), (2.5, 0.1)]:
+        report = check(sample_functions.halving_with_branches, *point)
+        assert report.ok, str(report)
+        assert report.branches >= 2
+        assert [p.symbolic_status for p in report.partials] == ["equal", "equal"]
+
+
+def test_check_catches_a_wrong_gradient_on_one_branch(hand_written_grad):
+    hand_written_grad(
+        """
+def branches_on_value_backward(x):
+    return 1.0 if x > 0 else 1.0
+"""
+    )
+    assert check(sample_functions.branches_on_value, 2.0).ok
+    report = check(sample_functions.branches_on_value, -2.0)
+    assert not report.ok
+    assert "MISMATCH: x" in str(report)
+
+
+def test_array_branches_are_decided_at_the_point():
+    w = np.array([0.5, -1.0, 2.0])
+    for scale in (1.0, -1.0):
+        report = check(sample_functions.branches_on_an_array_sum, scale * w)
+        assert report.ok, str(report)
+        assert report.branches == 1
+
+
+def test_sympy_relations_are_undecidable_again_after_a_check():
+    check(sample_functions.branches_on_value, 1.5)
+    x = sympy.Symbol("x", real=True)
+    with pytest.raises(TypeError):
+        bool(x > 0)
 
 
 # --- check() with gradgen's own grad (needs the compiler core) ---------------------------------
