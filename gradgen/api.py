@@ -414,5 +414,10 @@ def _load_dispatcher(name: str, signature: emit.Signature, specializations: disp
         "__gradgen_compile_for": specializations.compile_for,
         "__gradgen_ndarray": np.ndarray,
         "__gradgen_key_of": dispatch.key_of,
+        "__gradgen_remember": specializations.remember,
     }
-    return _load(source, name, f, parsed, signature, namespace)
+    function = _load(source, name, f, parsed, signature, namespace)
+    # The dispatcher reads the snapshot of the previous call from its globals.
+    function.__globals__.update(specializations.dispatcher_globals)
+    specializations.dispatcher_globals = function.__globals__
+    return function

@@ -1,5 +1,6 @@
 """Parsing control flow: ``if``/``elif``/``else`` and ``a if c else b`` -> ``cond`` equations,
-``for i in range(...)`` -> ``loop`` equations, ``while`` -> ``while`` equations.
+``for i in range(...)`` -> ``loop`` equations, ``while`` -> ``while`` equations (other ``for``
+loops, and ``break``/``continue``, are first rewritten into these by ``loops.py``).
 
 Guarantees: each branch is lowered into a closed sub-graph of its own (its inputs are the
 enclosing values it reads, in first-use order, shared by both branches); a name that either
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable, NoReturn
 from gradgen.builder import GraphBuilder, is_scalar
 from gradgen.errors import GradgenError, SourceLocation, UnknownNameError, UnsupportedSyntaxError
 from gradgen.ir import Atom, Constant, Equation, Graph, Value
+from gradgen.loops import visible_name
 from gradgen.lowering import PythonObject
 
 
@@ -96,12 +98,11 @@ class ControlFlowLowering:
         for (name, _, _), value in zip(merged, outputs):
             self.env[name] = value
 
-    def for_statement(self, node: ast.For) -> None:
-        """``for i in range(...)``: one loop equation carrying the names the body assigns."""
-        if node.orelse:
-            self.fail(UnsupportedSyntaxError, node.orelse[0], "'for ... else' is not supported", "move the else block after the loop")
-        if not isinstance(node.target, ast.Name):
-            self.fail(UnsupportedSyntaxError, node.target, "the loop variable must be a single name", "loop over range(): for i in range(n)")
+    def range_loop(self, node: ast.For) -> None:
+        """``for i in range(...)``: one loop equation carrying the names the body assigns.
+
+        ``loops.LoopLowering`` sends every other ``for`` here rewritten (or unrolls it)."""
+        assert isinstance(node.target, ast.Name) and not node.orelse
         bounds = self.range_bounds(node.iter)
         assigned = [n for n in _assigned_in(node.body) if n != node.target.id]
         carried = [n for n in assigned if isinstance(self.env.get(n), (Value, Constant)) and self.is_number(self.env[n])]
@@ -121,7 +122,7 @@ class ControlFlowLowering:
         bound = {v.id for v in (index, *inputs)}
         invariants = tuple(v for v in _free_values(body.builder.equations, outputs) if v.id not in bound)
         graph = Graph((index, *inputs, *invariants), tuple(body.builder.equations), outputs)
-        results = tuple(self.builder.new_value(n, scalar[n]) for n in carried)
+        results = tuple(self.builder.new_value(visible_name(n), scalar[n]) for n in carried)
         self.builder.append(Equation("loop", (*bounds, *initial, *invariants), results, (("body", graph),), self.location(node), True))
         self.env.update(zip(carried, results))
 
@@ -157,9 +158,9 @@ class ControlFlowLowering:
             test = self.in_branch(lambda: self.loop_test(node.test, carried, scalar, test_inputs))
             if isinstance(test.result, bool):
                 if test.result:
-                    self.fail(UnsupportedSyntaxError, node.test, "this while loop never ends", "gradgen has no 'break' yet: loop on a condition the body changes")
+                    self.fail(UnsupportedSyntaxError, node.test, "this while loop never ends", "loop on a condition the body changes, or leave the loop with 'break'")
                 for name in assigned:
-                    self.env[name] = BoundInOneBranch(name, node.lineno, "only inside the while loop")
+                    self.env[name] = BoundInOneBranch(name, node.lineno, "only inside the loop")
                 return
             body, index, inputs = self.in_loop_body(node.body, None, carried, scalar)
             outputs = tuple(self.branch_atom(body.env[n], n, node) for n in carried)
@@ -168,7 +169,7 @@ class ControlFlowLowering:
                 break
             scalar.update((n, False) for n in widened)
         for name in assigned:
-            self.env[name] = BoundInOneBranch(name, node.lineno, "only inside the while loop")
+            self.env[name] = BoundInOneBranch(name, node.lineno, "only inside the loop")
         if not carried:
             self.fail(UnsupportedSyntaxError, node, "this while loop changes nothing its condition reads", "assign, in the loop, a variable bound before it")
         bound = {v.id for v in (index, *inputs, *test_inputs)}
@@ -181,7 +182,7 @@ class ControlFlowLowering:
         )
         test_graph = Graph((*test_inputs, *invariants), tuple(test.builder.equations), (test.result,))
         body_graph = Graph((index, *inputs, *invariants), tuple(body.builder.equations), outputs)
-        results = tuple(self.builder.new_value(n, scalar[n]) for n in carried)
+        results = tuple(self.builder.new_value(visible_name(n), scalar[n]) for n in carried)
         count = self.builder.new_value("iterations", scalar=True)
         params = (("test", test_graph), ("body", body_graph))
         self.builder.append(Equation("while", (*initial, *invariants), (*results, count), params, self.location(node), True))
@@ -189,7 +190,7 @@ class ControlFlowLowering:
 
     def loop_test(self, test: ast.expr, carried: list[str], scalar: dict[str, bool], inputs: list[Value]) -> bool | Atom:
         for name in carried:
-            value = self.builder.new_value(name, scalar[name])
+            value = self.builder.new_value(visible_name(name), scalar[name])
             inputs.append(value)
             self.env[name] = value
         return self.condition(test)
@@ -203,10 +204,10 @@ class ControlFlowLowering:
         inputs: list[Value] = []
 
         def run() -> None:
-            index = self.builder.new_value(target or "_", scalar=True)
+            index = self.builder.new_value(visible_name(target or "_"), scalar=True)
             inputs.append(index)
             for name in carried:
-                value = self.builder.new_value(name, scalar[name])
+                value = self.builder.new_value(visible_name(name), scalar[name])
                 inputs.append(value)
                 self.env[name] = value
             if target is not None:
@@ -300,7 +301,7 @@ class ControlFlowLowering:
         operands = tuple(dict.fromkeys([*_free_values(then.builder.equations, then_outputs), *_free_values(orelse.builder.equations, else_outputs)]))
         then_graph = Graph(operands, tuple(then.builder.equations), then_outputs)
         else_graph = Graph(operands, tuple(orelse.builder.equations), else_outputs)
-        outputs = tuple(self.builder.new_value(name, is_scalar(first) and is_scalar(second)) for name, first, second in merged)
+        outputs = tuple(self.builder.new_value(visible_name(name), is_scalar(first) and is_scalar(second)) for name, first, second in merged)
         params = (("then", then_graph), ("else", else_graph))
         self.builder.append(Equation("cond", (predicate, *operands), outputs, params, self.location(node), True))
         return outputs
@@ -311,7 +312,7 @@ class ControlFlowLowering:
                 UnknownNameError,
                 node,
                 f"'{node.id}' is assigned {value.where} on line {value.line}",
-                "assign it before the if, or in every branch" if "branch" in value.where else "assign it before the loop (or return it from inside)",
+                "assign it before the if, or in every branch" if "branch" in value.where else "assign it before the loop (returning from inside a loop is not supported)",
             )
         return value
 

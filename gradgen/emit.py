@@ -9,7 +9,9 @@ module names (``math``, ``np``, ``runtime``) are imported at the top under names
 uses. Backward statements carry a comment naming the source line they differentiate.
 
 Branches and loops become Python ``if`` and ``for`` statements (see ``emit_blocks.py``); names
-are chosen over all statements in textual order, nested blocks included.
+are chosen over all statements in textual order, nested blocks included. An equation that
+writes into an existing array (``out=``, from ``passes/buffers.py``) is spelled with ``out=``
+or as ``a += b`` (see ``emit_in_place.py``), and is never inlined, nor moved across.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from gradgen.emit_blocks import (
     _Statement,
     _unique_ids,
 )
+from gradgen.emit_in_place import assignment, not_across_writes
 from gradgen.errors import SourceLocation
 from gradgen.ir import (
     Atom,
@@ -40,7 +43,7 @@ from gradgen.ir import (
     loop_layout,
     uses,
 )
-from gradgen.ops import ATTRIBUTE, DYNAMIC, METHOD, OPS, Call, Identity, Operator, Subscript
+from gradgen.ops import ATTRIBUTE, DYNAMIC, METHOD, OPS, UFUNCS, Call, Identity, Operator, Subscript
 
 Layout = Union[int, tuple["Layout", ...]]
 
@@ -70,6 +73,7 @@ class _Names:
         self.holder: dict[str, int] = {}
         self.reserved = set(reserved)
         self.temporaries = 0
+        self.temporary_values: set[int] = set()  # the ids of the values named t0, t1...
         for name in parameters:
             self.reserved.add(name)
 
@@ -150,6 +154,8 @@ class _Emitter(BlockEmission):
         checked |= {
             a.id for eq in graph.equations if eq.op in ("loop", "while") for a in eq.inputs[loop_layout(eq).bounds + loop_layout(eq).carried :] if isinstance(a, Value)
         }
+        # An array written in place is named where it is written (``out=t0``).
+        checked |= {eq.inputs[eq.param("out")].id for eq in graph.equations if eq.param("out") is not None}  # type: ignore[union-attr, index]
         for equation in graph.equations:
             if OPS[equation.op].family == "control":
                 continue
@@ -161,10 +167,11 @@ class _Emitter(BlockEmission):
                 and value.id not in checked
                 and self.use_counts.get(value.id, 0) == 1
                 and not OPS[equation.op].effect
+                and equation.param("out") is None
                 and depth[value.id] <= _MAX_INLINE_DEPTH
             ):
                 inlined.add(value.id)
-        return inlined
+        return not_across_writes(graph, inlined)
 
     # -- expressions ----------------------------------------------------------------------------
 
@@ -201,6 +208,11 @@ class _Emitter(BlockEmission):
     def equation_expression(self, equation: Equation, reads: list[int]) -> ast.expr:
         spec = OPS[equation.op]
         args = [self.expression(a, reads) for a in equation.inputs]
+        buffer = equation.param("out")
+        if buffer is not None:
+            # np.multiply(a, b, out=a): the result goes into an array nothing reads any more
+            # (see passes/buffers.py); ``assignment`` may spell it ``a *= b``
+            return ast.Call(self.callee("numpy", UFUNCS[equation.op]), args, [ast.keyword("out", args[buffer])])  # type: ignore[index]
         if equation.op == "output_seed":
             return self.output_seed(args[0], equation, reads)
         spelling = spec.spelling
@@ -342,8 +354,19 @@ class _Emitter(BlockEmission):
             # the next value of a carried variable, once its current value is no longer read
             self.value_names[value.id] = self.value_names[carried[0]]
             return self.value_names[value.id]
+        producer = self.producer.get(value.id)
+        buffer = producer.inputs[producer.param("out")] if producer is not None and producer.param("out") is not None else None  # type: ignore[index]
+        unnamed = buffer is not None and not buffer.name and buffer.adjoint_of is None  # type: ignore[union-attr]
+        if unnamed and not value.name and value.adjoint_of is None and buffer.id in self.value_names:  # type: ignore[union-attr]
+            # a temporary written into a temporary's array takes its name (``t0 += b``); a
+            # user's name is not given to another value
+            name = self.value_names[buffer.id]  # type: ignore[union-attr]
+            self.names.holder[name] = value.id
+            self.names.temporary_values.add(value.id)
+            self.value_names[value.id] = name
+            return name
         hint = value.name
-        if value.adjoint_of is not None and value.adjoint_of in self.value_names:
+        if value.adjoint_of is not None and value.adjoint_of in self.value_names and value.adjoint_of not in self.names.temporary_values:
             hint = "grad_" + self.value_names[value.adjoint_of]  # grad_a_1 for a_1
         if not hint and value.id not in last_use and not required:
             return None
@@ -351,8 +374,12 @@ class _Emitter(BlockEmission):
             target = self.names.versioned(hint, value.id, position, last_use, parameters)
         else:
             target = self.names.temporary()
+            self.names.temporary_values.add(value.id)  # its adjoint is a temporary too, not grad_t0
         self.value_names[value.id] = target
         return target
+
+    def assignment(self, target: str, equation: Equation, expression: ast.expr) -> ast.stmt:
+        return assignment(target, equation, expression)
 
     def comments_before(self, equation: Equation) -> list[ast.stmt]:
         """The backward's header, and the source line of each backward statement, where it changes."""

@@ -129,6 +129,8 @@ class BlockEmission:
 
         def comments_before(self, equation: Equation) -> list[ast.stmt]: ...
 
+        def assignment(self, target: str, equation: Equation, expression: ast.expr) -> ast.stmt: ...
+
     def block(self, graph: Graph) -> list[_Statement | _If]:
         """The statements of one scope, their expressions built (names are patched in later)."""
         items: list[_Statement | _If] = []
@@ -223,7 +225,7 @@ class BlockEmission:
                 if item.target is None:
                     body.append(ast.Expr(item.expression))  # computed for its errors only
                 else:
-                    body.append(ast.Assign([ast.Name(item.target, ast.Store())], item.expression, lineno=0))
+                    body.append(self.assignment(item.target, item.equation, item.expression))
                 continue
             blocks = []
             for statements, results, _ in item.branches:

@@ -309,6 +309,18 @@ LIBRARY_OPS = frozenset(
     name for name, spec in OPS.items() if isinstance(spec.spelling, Call) and len(spec.spelling.functions) > 1
 )
 
+# Elementwise ops that are numpy ufuncs: they can write their result into an existing array
+# (``np.multiply(a, b, out=a)``; see passes/buffers.py). ``**`` is left out: ``x ** 2`` has a
+# fast path that ``np.power`` lacks.
+UFUNCS: dict[str, str] = {
+    "add": "add", "sub": "subtract", "mul": "multiply", "div": "divide", "neg": "negative",
+    "ieee_div": "divide", "maximum": "maximum", "minimum": "minimum", "abs": "absolute",
+    "sign": "sign", "exp": "exp", "log": "log", "log1p": "log1p", "expm1": "expm1",
+    "sqrt": "sqrt", "sin": "sin", "cos": "cos", "tan": "tan", "tanh": "tanh",
+    "arctan": "arctan", "log2": "log2", "log10": "log10", "sinh": "sinh", "cosh": "cosh",
+    "arcsin": "arcsin", "arccos": "arccos", "arctan2": "arctan2", "square": "square",
+}
+
 BINARY_OPERATORS: dict[type, str] = {
     ast.Add: "add",
     ast.Sub: "sub",

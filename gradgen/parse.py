@@ -7,6 +7,8 @@ The accepted subset (anything else raises a located ``GradgenError`` saying what
   ``print(...)`` and ``assert`` are allowed and left out of the graph; ``import`` binds a name;
   ``if``/``elif``/``else`` (returns inside branches included), ``for i in range(...)`` and
   ``while`` become ``cond``, ``loop`` and ``while`` equations (see ``control_flow.py``);
+  ``for`` over arrays, tuples and lists, ``enumerate``, ``zip``, and ``break``/``continue``
+  are rewritten into those first (see ``loops.py``); a list display is a tuple;
 * expressions: numbers, names, tuples, ``a if c else b``, the operators ``+ - * / ** @``, unary ``-``/``+``,
   single comparisons (not differentiated), ``x.T``, and calls to the functions listed in
   ``ops.SUPPORTED_FUNCTIONS_HINT``;
@@ -42,12 +44,13 @@ from gradgen.errors import (
     UnsupportedSyntaxError,
 )
 from gradgen.ir import Constant, Graph, Value
+from gradgen.loops import LoopLowering, visible_name
 from gradgen.lowering import ExpressionLowering, PythonObject
 from gradgen.source import FunctionSource, read_function
 
 _CONTROL_FLOW_HINT = (
     "gradgen differentiates assignments, augmented assignments to names, if/elif/else, "
-    "for loops over range(), while loops and returns; try and break come in a later version"
+    "for loops (over range(), arrays, tuples, enumerate, zip), while loops, break, continue and returns"
 )
 
 _UNSUPPORTED_STATEMENTS: dict[type, str] = {
@@ -62,8 +65,8 @@ _UNSUPPORTED_STATEMENTS: dict[type, str] = {
     ast.AsyncFunctionDef: "nested function definitions are not supported",
     ast.ClassDef: "class definitions are not supported",
     ast.Match: "'match' statements are not supported",
-    ast.Break: "'break' is not supported",
-    ast.Continue: "'continue' is not supported",
+    ast.Break: "'break' is supported only inside a loop",
+    ast.Continue: "'continue' is supported only inside a loop",
 }
 if hasattr(ast, "TryStar"):
     _UNSUPPORTED_STATEMENTS[ast.TryStar] = "'try' statements are not supported"
@@ -102,7 +105,7 @@ def parse_function(function: object, *, hash_cons: bool = False) -> ParsedFuncti
     )
 
 
-class FunctionLowering(ControlFlowLowering, ExpressionLowering):
+class FunctionLowering(LoopLowering, ControlFlowLowering, ExpressionLowering):
     """Lowers one function body (the user's function or an inlined helper) into the builder."""
 
     def __init__(
@@ -183,7 +186,8 @@ class FunctionLowering(ControlFlowLowering, ExpressionLowering):
 
     def statement(self, node: ast.stmt) -> None:
         if isinstance(node, ast.Assign):
-            value = self.expression(node.value)
+            # A list display is a sequence to loop over (weights = [W1, W2]), as a tuple is.
+            value = tuple(map(self.expression, node.value.elts)) if isinstance(node.value, ast.List) else self.expression(node.value)
             for target in node.targets:
                 self.bind(target, value, node)
             self.record_aliases(node)
@@ -204,7 +208,7 @@ class FunctionLowering(ControlFlowLowering, ExpressionLowering):
         elif isinstance(node, ast.For):
             self.for_statement(node)
         elif isinstance(node, ast.While):
-            self.while_statement(node)
+            self.while_loop(node)
         elif isinstance(node, (ast.Pass, ast.Assert)):
             pass
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -259,7 +263,7 @@ class FunctionLowering(ControlFlowLowering, ExpressionLowering):
             for other in self.aliases.pop(target.id, set()):  # rebinding ends the aliasing
                 self.aliases.get(other, set()).discard(target.id)
             if isinstance(value, (Value, Constant)):
-                value = self.builder.name(value, target.id, self.location(statement))
+                value = self.builder.name(value, visible_name(target.id), self.location(statement))
             self.env[target.id] = value
         elif isinstance(target, (ast.Tuple, ast.List)):
             if not isinstance(value, tuple) or len(value) != len(target.elts):

@@ -22,6 +22,9 @@ adjoints of the carried values, carrying those adjoints and the sums of the inva
 carried value the body returns (``h_1 = tanh(W @ h)``) is not recomputed where the backward
 pops that value anyway: the iteration after popped it, and hands it over.
 A ``while`` loop also counts its iterations; its backward is the same reversed loop, over that count.
+Only the carried values a differentiated output depends on carry adjoints (``loop_dependencies``,
+a fixed point over the body; ops without a rule, like comparisons, pass no dependency), so a
+loop's flags and counters neither get adjoints nor go on the stack for them.
 """
 
 from __future__ import annotations
@@ -202,14 +205,18 @@ def _needs_unbroadcast(equation: Equation, position: int) -> bool:
 def _reverse_loop(equation: Equation, adjoints: dict[int, Atom], needed: set[int], builder: GraphBuilder) -> None:
     """``grads = loop reversed(range) (*adjoints of outs, *zeros, *invariants, stack)``."""
     layout = loop_layout(equation)
-    outputs = equation.outputs[: layout.carried]
-    initial, invariants = layout.initial(equation), layout.invariants(equation)
-    if not any(v.id in adjoints and v.id in needed for v in outputs):
+    seeded = [j for j, v in enumerate(equation.outputs[: layout.carried]) if v.id in adjoints and v.id in needed]
+    if not seeded:
         return
+    # Only the carried values the seeded ones depend on carry adjoints (not a loop's flags).
+    dependencies = loop_dependencies(equation)
+    positions = sorted(set().union(*(dependencies[j][0] for j in seeded)))
+    outputs = tuple(equation.outputs[k] for k in positions)
+    initial, invariants = tuple(layout.initial(equation)[k] for k in positions), layout.invariants(equation)
     wanted = [m for m, a in enumerate(invariants) if isinstance(a, Value) and a.id in needed]
     if not wanted and not any(isinstance(a, Value) and a.id in needed for a in initial):
         return
-    body, recorded, handed = _body_backward(equation.param("body"), layout.carried, wanted)  # type: ignore[arg-type]
+    body, recorded, handed = _body_backward(equation.param("body"), layout.carried, positions, wanted)  # type: ignore[arg-type]
     stack: tuple[Value, ...] = ()
     if recorded:
         stack = (builder.new_value("stack"),)
@@ -219,39 +226,42 @@ def _reverse_loop(equation: Equation, adjoints: dict[int, Atom], needed: set[int
     sums = tuple(_zero(invariants[m], builder) for m in wanted)
     targets = (*initial, *(invariants[m] for m in wanted))
     # named after the adjoints they carry (grad_s for an accumulator s), then after their targets
-    hints = [_adjoint_name(v) for v in outputs] + [""] * len(wanted) + [outputs[k].name for k in handed]
+    hints = [_adjoint_name(v) for v in outputs] + [""] * len(wanted) + [equation.outputs[k].name for k in handed]
     results = tuple(builder.new_value(hint, is_scalar(v)) for hint, v in zip(hints, body.outputs))
     params = (("body", body), ("reverse", True), ("pops", len(recorded)))
     # a while loop's backward runs as many times as it did: its count is recorded like a stack
     bounds = equation.inputs[:3] if equation.op == "loop" else (Constant(0), equation.outputs[layout.carried], Constant(1))
-    finals = tuple(outputs[k] for k in handed)  # the carried values after the last iteration
+    finals = tuple(equation.outputs[k] for k in handed)  # the carried values after the last iteration
     builder.append(Equation("loop", (*bounds, *seeds, *sums, *finals, *invariants, *stack), results, params, equation.location))
     for target, gradient in zip(targets, results):
         if isinstance(target, Value) and target.id in needed:
             _accumulate(adjoints, target, gradient, builder, equation, True)
 
 
-def _body_backward(body: Graph, carried: int, wanted: list[int]) -> tuple[Graph, tuple[int, ...], tuple[int, ...]]:
+def _body_backward(body: Graph, carried: int, positions: list[int], wanted: list[int]) -> tuple[Graph, tuple[int, ...], tuple[int, ...]]:
     """The backward body ``(i, *grad_carried, *sums, *next, *invariants, *popped) -> (*grad_carried,
-    *sums, *next)``, the positions of the forward body's inputs it pops (those it reads), and the
-    carried values it is handed instead of recomputing them (``next``, see ``_hand_next_values``)."""
+    *sums, *next)`` (adjoints of the carried values at ``positions``, a set closed under the
+    body's dependencies), the positions of the forward body's inputs it pops (those it reads),
+    and the carried values it is handed instead of recomputing them (``next``, see
+    ``_hand_next_values``)."""
     from gradgen.passes.dce import eliminate_dead_code
 
     index, carried_inputs, invariant_inputs = body.inputs[0], body.inputs[1 : 1 + carried], body.inputs[1 + carried :]
     builder = GraphBuilder(first_id=next_id(body))
     # A carried value keeps one kind over the iterations, and so does its adjoint.
-    gradients_in = tuple(builder.new_value("", v.scalar) for v in carried_inputs)
+    gradients_in = tuple(builder.new_value("", carried_inputs[k].scalar) for k in positions)
     sums_in = tuple(builder.new_value("", invariant_inputs[m].scalar) for m in wanted)
     for equation in body.equations:
         builder.append(dataclasses.replace(equation, forward=False))  # the forward loop already raised
     adjoints: dict[int, Atom] = {}
-    for output, gradient in zip(body.outputs, gradients_in):
+    differentiated_outputs = tuple(body.outputs[k] for k in positions)
+    for output, gradient in zip(differentiated_outputs, gradients_in):
         if isinstance(output, Value):
             previous = adjoints.get(output.id)
             adjoints[output.id] = gradient if previous is None else builder.add("add", (previous, gradient))
-    wrt_values = (*carried_inputs, *(invariant_inputs[m] for m in wanted))
-    _reverse(body.equations, adjoints, _on_path(body, wrt_values, body.outputs), builder)
-    gradients = tuple(_final_gradient(adjoints, v, builder) for v in carried_inputs)
+    wrt_values = (*(carried_inputs[k] for k in positions), *(invariant_inputs[m] for m in wanted))
+    _reverse(body.equations, adjoints, _on_path(body, wrt_values, differentiated_outputs), builder)
+    gradients = tuple(_final_gradient(adjoints, carried_inputs[k], builder) for k in positions)
     sums = tuple(
         builder.add("add", (total, adjoints[invariant_inputs[m].id])) if invariant_inputs[m].id in adjoints else total
         for total, m in zip(sums_in, wanted)
@@ -316,13 +326,15 @@ def _on_path(graph: Graph, wrt: tuple[Value, ...], outputs: tuple[Atom, ...]) ->
 
 
 def _links(equation: Equation) -> list[tuple[Atom, ...]]:
-    """For each output of ``equation``, the inputs it depends on (a cond's, through its branches)."""
+    """For each output of ``equation``, the inputs it depends on differentiably (a cond's and a
+    loop's, through their sub-graphs; an op without a rule, like a comparison, on none)."""
     if equation.op in ("loop", "while"):
         layout = loop_layout(equation)
-        read = equation.inputs[layout.bounds : layout.bounds + layout.carried + layout.invariant]
-        return [read] * layout.carried + [()] * (len(equation.outputs) - layout.carried)
+        initial, invariants = layout.initial(equation), layout.invariants(equation)
+        links = [tuple(initial[k] for k in sorted(c)) + tuple(invariants[m] for m in sorted(i)) for c, i in loop_dependencies(equation)]
+        return links + [()] * (len(equation.outputs) - layout.carried)
     if equation.op != "cond":
-        return [equation.inputs] * len(equation.outputs)
+        return [equation.inputs] * len(equation.outputs) if ops.OPS[equation.op].rule is not None else [()] * len(equation.outputs)
     return [tuple(equation.inputs[p] for p in sorted(positions)) for positions in cond_dependencies(equation)]
 
 
@@ -331,6 +343,29 @@ def cond_dependencies(equation: Equation) -> list[set[int]]:
     (the predicate, at position 0, is not differentiated and never listed)."""
     then, orelse = branches(equation)
     return [{1 + i for i in a | b} for a, b in zip(_dependencies(then), _dependencies(orelse))]
+
+
+def loop_dependencies(equation: Equation) -> list[tuple[set[int], set[int]]]:
+    """For each carried output of a loop, the carried values (by position) and the invariants
+    whose starting values it depends on, over any number of iterations (a fixed point)."""
+    layout = loop_layout(equation)
+    carried = layout.carried
+    direct = _dependencies(equation.param("body"))  # type: ignore[arg-type]
+    reach = [({j}, set()) for j in range(carried)]
+    changed = True
+    while changed:
+        changed = False
+        for j, positions in enumerate(direct):
+            values, invariants = reach[j]
+            size = len(values) + len(invariants)
+            for p in positions:
+                if 1 <= p <= carried:
+                    values |= reach[p - 1][0]
+                    invariants |= reach[p - 1][1]
+                elif carried < p <= carried + layout.invariant:
+                    invariants.add(p - 1 - carried)
+            changed |= len(values) + len(invariants) != size
+    return reach
 
 
 def _dependencies(graph: Graph) -> list[set[int]]:

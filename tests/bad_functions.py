@@ -14,6 +14,7 @@ import numpy as np
 
 GLOBAL_ARRAY = np.ones(3)
 SCALE = 2.0
+WEIGHTS = {"a": 1.0}
 
 
 # -- statements -----------------------------------------------------------------------------
@@ -45,19 +46,61 @@ def branches_return_different_counts(x):
     return x  # <- error branches_return_different_counts
 
 
-def loop_over_array(x):
+def loop_over_dict(x):
     s = 0.0
-    for row in x:  # <- error loop_over_array at x
-        s = s + row
+    for key in {"a": x, "b": 2.0}:  # <- error loop_over_dict at {
+        s = s + x
     return s
 
 
-def loop_with_break(x):
+def loop_over_global_dict(x):
     s = 0.0
-    for i in range(3):
+    for key in WEIGHTS:  # <- error loop_over_global_dict at WEIGHTS
+        s = s + x
+    return s
+
+
+def loop_over_set(x):
+    s = 0.0
+    for v in {x, 2.0}:  # <- error loop_over_set at {
+        s = s + v
+    return s
+
+
+def loop_over_string(x):
+    s = 0.0
+    for c in "abc":  # <- error loop_over_string at "abc"
+        s = s + x
+    return s
+
+
+def loop_over_generator(x):
+    s = 0.0
+    for v in (x * i for i in range(3)):  # <- error loop_over_generator at (x
+        s = s + v
+    return s
+
+
+def loop_over_number(x):
+    s = 0.0
+    for v in 3.0:  # <- error loop_over_number at 3.0
+        s = s + v * x
+    return s
+
+
+def zip_strict(x, y):
+    s = 0.0
+    for a, b in zip(x, y, strict=True):  # <- error zip_strict at True
+        s = s + a * b
+    return s
+
+
+def break_with_zero_step(x):
+    s = 0.0
+    for i in range(0, 10, 0):  # <- error break_with_zero_step at range
         s = s + x
         if s > 1.0:
-            break  # <- error loop_with_break
+            break
     return s
 
 
@@ -78,15 +121,6 @@ def return_inside_loop(x):
     return x
 
 
-def continue_in_loop(x):
-    s = 0.0
-    for i in range(3):
-        if i == 1:
-            continue  # <- error continue_in_loop
-        s = s + x
-    return s
-
-
 def bound_only_in_loop(x):
     for i in range(3):
         y = x * i
@@ -103,14 +137,6 @@ def loop_over_float_range(x):
 def while_true(x):
     while True:  # <- error while_true at True
         x = x / 2.0
-    return x
-
-
-def while_with_break(x):
-    while x > 1.0:
-        x = x / 2.0
-        if x < 3.0:
-            break  # <- error while_with_break
     return x
 
 

@@ -358,30 +358,41 @@ def _expressions(draw, names):
 
 
 @st.composite
-def _block(draw, names, depth, indent):
+def _block(draw, names, depth, indent, loop=None):
+    """Statements at ``indent``; ``loop`` is the kind of the innermost enclosing loop, which
+    ``break`` and ``continue`` leave (a while body never continues: it would skip the last
+    line, which makes the loop end)."""
     lines = []
     for _ in range(draw(st.integers(1, 3))):
-        kind = draw(st.sampled_from(["assign", "assign", "augment", "if", "for", "while"] if depth < 2 else ["assign", "augment"]))
+        kinds = ["assign", "assign", "augment", "if", "for", "for_tuple", "while"] if depth < 2 else ["assign", "augment"]
+        kind = draw(st.sampled_from(kinds + ["jump"] * (loop is not None)))
         target = draw(st.sampled_from(names))
         pad = "    " * indent
-        if kind == "assign":
+        if kind == "jump":
+            jumps = ["break", "continue"] if loop == "for" else ["break"]
+            lines.append(f"{pad}if {draw(st.sampled_from(names))} > {draw(st.sampled_from(['0.0', '0.3', '-0.2']))}:")
+            lines.append(f"{pad}    {draw(st.sampled_from(jumps))}")
+        elif kind == "assign":
             lines.append(f"{pad}{target} = {draw(_expressions(names))}")
         elif kind == "augment":
             lines.append(f"{pad}{target} += {draw(_expressions(names))}")
         elif kind == "if":
             lines.append(f"{pad}if {draw(st.sampled_from(names))} > {draw(st.sampled_from(['0.0', '0.3', '-0.2']))}:")
-            lines += draw(_block(names, depth + 1, indent + 1))
+            lines += draw(_block(names, depth + 1, indent + 1, loop))
             if draw(st.booleans()):
                 lines.append(f"{pad}else:")
-                lines += draw(_block(names, depth + 1, indent + 1))
+                lines += draw(_block(names, depth + 1, indent + 1, loop))
         elif kind == "for":
             lines.append(f"{pad}for i in range({draw(st.sampled_from(['0', '2', '3', 'n', '1, n']))}):")
-            lines += draw(_block(names, depth + 1, indent + 1))
+            lines += draw(_block(names, depth + 1, indent + 1, "for"))
+        elif kind == "for_tuple":  # unrolled while parsing
+            lines.append(f"{pad}for {target} in ({draw(st.sampled_from(names))}, {draw(_expressions(names))}):")
+            lines += draw(_block(names, depth + 1, indent + 1, "for"))
         else:  # terminates: the body leaves the counter alone and the last line raises it
             others = [name for name in names if name != target]
             lines.append(f"{pad}while {target} < 1.0:")
             if draw(st.booleans()):
-                lines += draw(_block(others, depth + 1, indent + 1))
+                lines += draw(_block(others, depth + 1, indent + 1, "while"))
             lines.append(f"{pad}    {target} = {target} + 0.6 + 0.1 * math.sin({draw(st.sampled_from(others))})")
     return lines
 

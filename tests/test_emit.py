@@ -43,12 +43,10 @@ def grad_neuron(w0, x0, w1, x1, w2):
     s1 = w1 * x1
     s2 = s0 + s1
     s3 = s2 + w2
-    t0 = math.exp(-s3)
-    t1 = 1.0 + t0
-    L = 1.0 / t1
+    L = 1.0 / (1.0 + math.exp(-s3))
     # backward: adjoints in reverse order (grad_v = dL/dv)
     # seed_functions.py:18: L = sigmoid(s3)  [inlined from line 10]
-    grad_s3 = L / t1 * t0
+    grad_s3 = L * (1.0 - L)
     # seed_functions.py:15: s1 = w1 * x1
     grad_w1 = grad_s3 * x1
     grad_x1 = grad_s3 * w1

@@ -102,6 +102,7 @@ def assert_says_what_is_supported(error: GradgenError, keywords: tuple[str, ...]
 # -- the catalogue --------------------------------------------------------------------------
 
 CONTROL_FLOW = ("assignments", "if/elif/else", "range()")
+ITERABLES = ("range(...)", "for row in X", "enumerate()/zip()")
 OPERATORS = ("supported operators", "+ - * / **")
 CALLS = ("supported calls", "math.exp", "numpy", "inlined")
 
@@ -125,15 +126,19 @@ CASES = [
     Case("returns_on_one_path", UnsupportedSyntaxError, "returned from one branch only, at the end", ("every branch",)),
     Case("return_inside_branch_of_branch", UnsupportedSyntaxError, "returned from an if nested in an if that falls through", ("ends the function",)),
     Case("branches_return_different_counts", UnsupportedSyntaxError, "returned a pair from one branch, one value from the other", ("same",)),
-    Case("loop_over_array", UnsupportedSyntaxError, "looped over the rows of an array", ("range(n)",)),
-    Case("loop_with_break", UnsupportedSyntaxError, "broke out of a for loop", CONTROL_FLOW),
+    Case("loop_over_dict", UnsupportedSyntaxError, "looped over a dict display", ITERABLES),
+    Case("loop_over_global_dict", UnsupportedSyntaxError, "looped over a module-level dict", ("a dict", *ITERABLES)),
+    Case("loop_over_set", UnsupportedSyntaxError, "looped over a set display", ITERABLES),
+    Case("loop_over_string", UnsupportedSyntaxError, "looped over a string", ("a string", *ITERABLES)),
+    Case("loop_over_generator", UnsupportedSyntaxError, "looped over a generator expression", ITERABLES),
+    Case("loop_over_number", UnsupportedSyntaxError, "looped over a number", ("a number", *ITERABLES)),
+    Case("zip_strict", UnsupportedSyntaxError, "passed strict= to zip()", ("zip(a, b)",)),
+    Case("break_with_zero_step", UnsupportedSyntaxError, "broke out of a range() loop with step 0", ("nonzero",)),
     Case("return_inside_loop", UnsupportedSyntaxError, "returned from inside a for loop", ("ends the function",)),
-    Case("continue_in_loop", UnsupportedSyntaxError, "skipped an iteration with continue", CONTROL_FLOW),
     Case("loop_with_else", UnsupportedSyntaxError, "wrote for ... else", ("after the loop",)),
     Case("bound_only_in_loop", UnknownNameError, "read after the loop a name first bound inside it", ("before the loop",)),
     Case("loop_over_float_range", UnsupportedSyntaxError, "looped over range(3.0)", ("int",)),
     Case("while_true", UnsupportedSyntaxError, "wrote while True (with no break)", ("break",)),
-    Case("while_with_break", UnsupportedSyntaxError, "broke out of a while loop", CONTROL_FLOW),
     Case("while_with_else", UnsupportedSyntaxError, "wrote while ... else", ("after the loop",)),
     Case("while_changing_nothing", UnsupportedSyntaxError, "looped without changing what the condition reads", ("assign",)),
     Case("uses_try", UnsupportedSyntaxError, "caught an exception with try/except", CONTROL_FLOW),

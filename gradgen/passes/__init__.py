@@ -1,7 +1,9 @@
 """Optimization passes: pure functions ``Graph -> Graph``, run in order to a fixed point.
 
 Each pass preserves the ids and names of the values it keeps, so a graph that no pass changes
-compares equal to its input and the loop stops.
+compares equal to its input and the loop stops. Code specialized for shapes then gets one run
+of ``buffers.reuse_buffers`` (writing results into dead arrays), outside the loop: its marks
+are valid only for the final order of the equations.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ identity that drops a float constant (``x * 1.0 -> x``) is applied only where ``
 to be a float already, so an integer argument still gets a float gradient. There is no
 ``0 * x -> 0``: it would drop ``x``'s shape (and nan), which is the evidence the run-time check
 of a scalar output relies on. Negations are pushed
-outwards until two cancel or one turns an addition into a subtraction, which is how the
-sigmoid's backward reaches the cost of the hand-written ``grad * L * (1 - L)``.
+outwards until two cancel or one turns an addition into a subtraction; then the sigmoid's
+slope ``L / (1 + t) * t`` becomes the hand-written ``L * (1 - L)`` (see ``products.py``).
 
 A cond's branches are simplified on their own; constant operands are moved into them, and a
 cond whose predicate folded to a constant is replaced by the branch it selects.
@@ -32,6 +32,7 @@ from gradgen.ir import (
     with_branches,
 )
 from gradgen.ops import OPS
+from gradgen.passes.products import first_power_factor, slope_factor
 from gradgen.passes.substitution import map_branches, rebuild, rename, substitute, substitute_inputs
 from gradgen.shapes import is_float_dtype
 
@@ -56,6 +57,8 @@ class _Simplifier:
         self.producers: dict[int, Equation] = {}
         self.floats: set[int] = set()
         self.numbers: set[int] = set()
+        # y = 1 / d: d's id -> y (see products.py)
+        self.reciprocals: dict[int, Value] = {}
         ids = [v.id for v in graph.inputs] + [v.id for eq in graph.equations for v in eq.outputs]
         self.next_id = max(ids, default=-1) + 1
 
@@ -68,6 +71,8 @@ class _Simplifier:
 
     def record(self, equation: Equation) -> None:
         self.producers[equation.output.id] = equation
+        if equation.op == "div" and is_constant_number(equation.inputs[0], 1) and isinstance(equation.inputs[1], Value):
+            self.reciprocals.setdefault(equation.inputs[1].id, equation.output)
         picks = equation.op in ("maximum", "minimum") and equation.param("lib") == "builtins"
         if equation.op in _ALWAYS_FLOAT or (
             # builtin max/min return the argument they pick, unchanged: a float only if all are
@@ -193,7 +198,7 @@ class _Simplifier:
                 return other  # x * 1 -> x
             if is_constant_number(constant, -1) and self.drops_safely(constant, other):
                 return self.build(eq, "neg", (other,))  # x * -1 -> -x
-        return self._pull_negation(eq)
+        return first_power_factor(self, eq) or slope_factor(self, eq) or self._pull_negation(eq)
 
     def _regroup_constants(self, eq: Equation) -> Rewrite:
         # (a * c1) * c2 -> a * (c1 * c2), exact when c1 or c2 is a power of two (a rescaling

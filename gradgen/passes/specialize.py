@@ -1,6 +1,6 @@
 """Specialization: run-time shape helpers -> the plain numpy a person would write.
 
-Runs on a graph whose values carry shapes (``shapes.stamp_shapes``). Each rewrite is exact
+Runs on a graph whose values carry shapes (``stamping.stamp_shapes``). Each rewrite is exact
 for those shapes: a broadcasting reduction disappears where nothing was broadcast, and becomes
 an ``np.sum`` over exactly the broadcast axes where something was; the gradient of a full sum
 is left unexpanded where every reader broadcasts it anyway; matrix-product gradients become

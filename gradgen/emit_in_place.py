@@ -1,0 +1,59 @@
+"""Emitting in-place writes: equations with the param ``out=k`` (see ``passes/buffers.py``).
+
+Such an equation is spelled ``np.multiply(a, b, out=a)``, or ``a *= b`` where its result takes
+the name of the array it writes. A temporary read once is normally inlined into its reader,
+which moves its evaluation later; across an in-place write that would read the written
+array, so ``not_across_writes`` keeps such a temporary a statement of its own, computed where
+the graph computes it.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from gradgen.ir import Equation, Graph, Value
+
+# In-place ops spelled as augmented assignments (``a += b`` is ``np.add(a, b, out=a)``).
+_AUGMENTED: dict[str, type[ast.operator]] = {"add": ast.Add, "sub": ast.Sub, "mul": ast.Mult, "div": ast.Div, "ieee_div": ast.Div}
+
+
+def assignment(target: str, equation: Equation, expression: ast.expr) -> ast.stmt:
+    """``target = expression``, or ``target += b`` where the expression writes its result into
+    the array named ``target`` (``np.add(target, b, out=target)``)."""
+    buffer = equation.param("out")
+    operator = _AUGMENTED.get(equation.op)
+    if buffer is not None and operator is not None and isinstance(expression, ast.Call):
+        operands = expression.args
+        if buffer == 1 and equation.op in ("add", "mul"):
+            operands = operands[::-1]  # b + a is a + b, bit for bit
+        if isinstance(operands[0], ast.Name) and operands[0].id == target and (buffer == 0 or operands is not expression.args):
+            return ast.AugAssign(ast.Name(target, ast.Store()), operator(), operands[1])
+    return ast.Assign([ast.Name(target, ast.Store())], expression, lineno=0)
+
+
+def not_across_writes(graph: Graph, inlined: set[int]) -> set[int]:
+    """``inlined`` without the values that would be evaluated after an in-place write (an
+    equation with ``out=``) that follows their own place: the write may change what they read."""
+    writes = [position for position, eq in enumerate(graph.equations) if eq.param("out") is not None]
+    if not writes:
+        return inlined
+    reader: dict[int, int] = {}  # an inlined value -> the position of the equation reading it
+    for position, equation in enumerate(graph.equations):
+        for atom in equation.inputs:
+            if isinstance(atom, Value) and atom.id in inlined:
+                reader[atom.id] = position
+    end = len(graph.equations)
+    evaluated_at: dict[int, int] = {}  # where each inlined value is really computed
+    kept = set(inlined)
+    for position in range(end - 1, -1, -1):  # readers are settled before what they read
+        for value in graph.equations[position].outputs:
+            if value.id not in kept:
+                continue
+            read_at = reader.get(value.id, end)
+            reading = graph.equations[read_at].output.id if read_at < end else None
+            read_at = evaluated_at.get(reading, read_at) if reading is not None else read_at
+            if any(position < write < read_at for write in writes):
+                kept.discard(value.id)
+            else:
+                evaluated_at[value.id] = read_at
+    return kept
