@@ -109,6 +109,39 @@ def test_optimize_reaches_a_fixed_point():
     verify(gradient.graph)
 
 
+def _every_pass_every_round(graph):
+    """The fixed-point loop without skipping anything: the oracle for ``passes.optimize``."""
+    for _ in range(passes.MAX_ROUNDS):
+        before = graph
+        for run_pass in passes.PIPELINE:
+            graph = run_pass(graph)
+        if graph == before:
+            return graph
+    return graph
+
+
+def test_a_pass_is_not_rerun_on_the_graph_it_left_unchanged(monkeypatch):
+    # The neuron's backward: a round where only simplify changes something, then the round
+    # that confirms the fixed point. There, copy propagation, CSE and DCE would be handed the
+    # very graph they each just returned unchanged; optimize skips them.
+    unoptimized = api.grad(seeds.neuron, wrt=(0, 1, 2, 3, 4), optimize=False).graph
+    calls = []
+
+    def counted(run_pass):
+        def counting(graph):
+            calls.append(run_pass.__name__)
+            return run_pass(graph)
+        return counting
+
+    expected = _every_pass_every_round(unoptimized)
+    monkeypatch.setattr(passes, "PIPELINE", tuple(counted(p) for p in passes.PIPELINE))
+    assert _every_pass_every_round(unoptimized) == expected
+    full_rounds, calls[:] = list(calls), []
+    assert passes.optimize(unoptimized) == expected
+    assert len(calls) < len(full_rounds)
+    assert calls[-1] == "simplify" and calls[-len(passes.PIPELINE):] != full_rounds[-len(passes.PIPELINE):]
+
+
 def count_operations(graph):
     return sum(eq.op != "copy" for eq in graph.equations)
 

@@ -27,11 +27,21 @@ MAX_ROUNDS = 20
 
 
 def optimize(graph: Graph, *, check: bool = False) -> Graph:
-    """Run ``PIPELINE`` until the graph stops changing; ``check`` verifies after every pass."""
+    """Run ``PIPELINE`` until the graph stops changing; ``check`` verifies after every pass.
+
+    A pass is not run again on the very graph it last returned unchanged: passes are pure, so
+    it would return it unchanged again. When only ``simplify`` changed a round, the round that
+    confirms the fixed point then costs one pass, not four (the result is the same)."""
+    settled: dict[Pass, Graph] = {}  # a pass -> the graph it last left unchanged
     for _ in range(MAX_ROUNDS):
         before = graph
         for run_pass in PIPELINE:
-            graph = run_pass(graph)
+            if settled.get(run_pass) is graph:
+                continue
+            result = run_pass(graph)
+            if result is graph:
+                settled[run_pass] = graph
+            graph = result
             if check:
                 verify(graph)
         if graph == before:
