@@ -23,6 +23,13 @@ PIPELINE: tuple[Pass, ...] = (
     eliminate_dead_code,
 )
 
+# Passes that a pass's changes give nothing new to do: dead-code elimination only removes
+# equations (and unread outputs and operands of a cond), so a graph without copies or repeats
+# keeps none. (simplify is not here: fewer uses of a value can enable its rewrites.)
+LEAVES_SETTLED: dict[Pass, tuple[Pass, ...]] = {
+    eliminate_dead_code: (propagate_copies, eliminate_common_subexpressions),
+}
+
 MAX_ROUNDS = 20
 
 
@@ -30,9 +37,10 @@ def optimize(graph: Graph, *, check: bool = False) -> Graph:
     """Run ``PIPELINE`` until the graph stops changing; ``check`` verifies after every pass.
 
     A pass is not run again on the very graph it last returned unchanged: passes are pure, so
-    it would return it unchanged again. When only ``simplify`` changed a round, the round that
-    confirms the fixed point then costs one pass, not four (the result is the same)."""
-    settled: dict[Pass, Graph] = {}  # a pass -> the graph it last left unchanged
+    it would return it unchanged again; nor on what ``LEAVES_SETTLED`` says another pass made
+    of that graph. The round that confirms the fixed point then mostly runs ``simplify`` alone
+    (the result is the same: see tests/test_passes.py)."""
+    settled: dict[Pass, Graph] = {}  # a pass -> the graph it is known to leave unchanged
     for _ in range(MAX_ROUNDS):
         before = graph
         for run_pass in PIPELINE:
@@ -41,6 +49,9 @@ def optimize(graph: Graph, *, check: bool = False) -> Graph:
             result = run_pass(graph)
             if result is graph:
                 settled[run_pass] = graph
+            for other in LEAVES_SETTLED.get(run_pass, ()):
+                if settled.get(other) is graph:
+                    settled[other] = result
             graph = result
             if check:
                 verify(graph)
