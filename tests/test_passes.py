@@ -172,13 +172,16 @@ def test_skipping_settled_passes_changes_no_result():
     assert checked > 40
 
 
-def test_dead_code_elimination_leaves_copy_free_and_repeat_free_graphs_so():
-    # The claim behind LEAVES_SETTLED, on every intermediate graph of the plain loop.
+def test_the_claims_that_let_optimize_skip_passes():
+    # On every intermediate graph of the plain loop: an IDEMPOTENT pass leaves its own result
+    # unchanged, and a pass leaves the graphs LEAVES_SETTLED names settled.
     for name, graph in _unoptimized_graphs():
         for _ in range(passes.MAX_ROUNDS):
             before = graph
             for run_pass in passes.PIPELINE:
                 result = run_pass(graph)
+                if run_pass in passes.IDEMPOTENT:
+                    assert run_pass(result) is result, (name, run_pass.__name__)
                 if run_pass in passes.LEAVES_SETTLED:
                     for other in passes.LEAVES_SETTLED[run_pass]:
                         if other(graph) is graph:
