@@ -33,8 +33,9 @@ class FunctionSource:
         line = getattr(node, "lineno", self.tree.lineno)
         column = getattr(node, "col_offset", 0)
         text = linecache.getline(self.filename, line)
-        # ast columns count UTF-8 bytes; diagnostics count characters.
-        column = len(text.encode("utf-8")[:column].decode("utf-8", errors="ignore"))
+        # ast columns count UTF-8 bytes; diagnostics count characters (the same on ASCII lines).
+        if not (text.isascii() and column <= len(text)):
+            column = len(text.encode("utf-8")[:column].decode("utf-8", errors="ignore"))
         return SourceLocation(self.filename, line, column)
 
     def lookup_global(self, name: str) -> tuple[bool, Any]:
