@@ -479,7 +479,7 @@ def emit_source(
     """
     emitter = _Emitter(_unique_ids(graph), signature, layout, name, fresh_outputs, guard)
     module = emitter.function(name, layout)
-    text = ast.unparse(ast.fix_missing_locations(module))
+    text = ast.unparse(module)  # unparsing reads no line numbers: none need filling in
     comments = emitter.comments
 
     def replace(match: re.Match[str]) -> str:

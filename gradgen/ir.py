@@ -49,6 +49,11 @@ class Value:
     shape: tuple[int, ...] | None = None
     dtype: str | None = None
 
+    def __hash__(self) -> int:
+        # The id alone: equal values have equal ids, and hashing one int instead of six fields
+        # keeps CSE tables and id sets cheap (compile time).
+        return hash(self.id)
+
     def __str__(self) -> str:
         if self.shape is not None:
             kind = f":{self.dtype}[{','.join(map(str, self.shape))}]"
@@ -148,6 +153,8 @@ def with_branches(equation: Equation, then: Graph, orelse: Graph) -> Equation:
 
 def subgraphs(equation: Equation) -> tuple[Graph, ...]:
     """The sub-graphs an equation holds (a cond's branches, a loop's body), in param order."""
+    if not equation.params:
+        return ()
     return tuple(value for _, value in equation.params if isinstance(value, Graph))
 
 
@@ -271,20 +278,26 @@ def is_constant_number(atom: Atom, number: float) -> bool:
 
 def map_values(graph: Graph, fix: Callable[[Atom], Atom]) -> Graph:
     """``graph`` with ``fix`` applied to every atom of its top level: inputs, equation inputs
-    and outputs, graph outputs (used to restamp or rename values consistently)."""
-    equations = tuple(
-        dataclasses.replace(
-            eq,
-            inputs=tuple(fix(a) for a in eq.inputs),
-            outputs=tuple(fix(v) for v in eq.outputs),  # type: ignore[misc]
-        )
-        for eq in graph.equations
-    )
+    and outputs, graph outputs (used to restamp or rename values consistently).
+
+    An equation ``fix`` leaves unchanged is kept as the same object: a rename touching a few
+    values costs one tuple comparison per equation, not a new equation (compile time)."""
+    equations = []
+    for eq in graph.equations:
+        inputs = tuple(fix(a) for a in eq.inputs)
+        outputs = tuple(fix(v) for v in eq.outputs)
+        if not (_same_atoms(inputs, eq.inputs) and _same_atoms(outputs, eq.outputs)):
+            eq = dataclasses.replace(eq, inputs=inputs, outputs=outputs)  # type: ignore[arg-type]
+        equations.append(eq)
     return Graph(
         tuple(fix(v) for v in graph.inputs),  # type: ignore[misc]
-        equations,
+        tuple(equations),
         tuple(fix(a) for a in graph.outputs),
     )
+
+
+def _same_atoms(new: tuple[Atom, ...], old: tuple[Atom, ...]) -> bool:
+    return all(a is b for a, b in zip(new, old))
 
 
 def uses(graph: Graph) -> dict[int, int]:

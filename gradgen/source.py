@@ -1,9 +1,11 @@
 """Reading a Python function's source as an ``ast.FunctionDef`` with file-accurate locations.
 
 Guarantees: the returned tree's line numbers are lines of the file the function lives in and
-its column offsets are columns of those lines (the dedent for methods and nested functions
-is undone); decorators are dropped; the function's globals and closure are available for
-name resolution. Anything without readable source raises ``SourceUnavailableError``.
+its column offsets are columns of those lines (methods and nested functions are parsed where
+they stand, not dedented); decorators are dropped; the function's globals and closure are
+available for name resolution. Anything without readable source raises
+``SourceUnavailableError``. Reading costs one parse of the function's own lines: their end is
+found from indentation, and ``inspect`` is asked only where that is in doubt.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import ast
 import builtins
 import inspect
 import linecache
-import textwrap
 import types
 from dataclasses import dataclass
 from typing import Any
@@ -34,8 +35,9 @@ class FunctionSource:
         line = getattr(node, "lineno", self.tree.lineno)
         column = getattr(node, "col_offset", 0)
         text = linecache.getline(self.filename, line)
-        # ast columns count UTF-8 bytes; diagnostics count characters.
-        column = len(text.encode("utf-8")[:column].decode("utf-8", errors="ignore"))
+        # ast columns count UTF-8 bytes; diagnostics count characters (the same on ASCII lines).
+        if not (text.isascii() and column <= len(text)):
+            column = len(text.encode("utf-8")[:column].decode("utf-8", errors="ignore"))
         return SourceLocation(self.filename, line, column)
 
     def lookup_global(self, name: str) -> tuple[bool, Any]:
@@ -102,39 +104,82 @@ def _read(function: types.FunctionType) -> FunctionSource:
             hint="define the function with def so gradgen can read its statements",
         )
     filename = inspect.getsourcefile(function) or code.co_filename
-    try:
-        lines, first_line = inspect.getsourcelines(function)
-    except (OSError, TypeError) as error:
-        raise SourceUnavailableError(
-            f"cannot read the source of {function.__qualname__} ({error})",
-            hint="gradgen reads source files: define the function in a .py file "
-            "(functions typed at an interactive prompt or built with exec have no source)",
-        ) from None
-    indent = len(lines[0]) - len(lines[0].lstrip())
-    text = textwrap.dedent("".join(lines))
-    try:
-        module = ast.parse(text)
-    except SyntaxError as error:
-        raise SourceUnavailableError(
-            f"cannot parse the source of {function.__qualname__}: {error.msg}",
-            SourceLocation(filename, first_line + (error.lineno or 1) - 1, error.offset or 0),
-        ) from None
-    tree = module.body[0]
+    found = _parsed_by_indentation(function, filename)
+    if found is None:
+        try:
+            lines, first_line = inspect.getsourcelines(function)
+        except (OSError, TypeError) as error:
+            raise SourceUnavailableError(
+                f"cannot read the source of {function.__qualname__} ({error})",
+                hint="gradgen reads source files: define the function in a .py file "
+                "(functions typed at an interactive prompt or built with exec have no source)",
+            ) from None
+        indent = len(lines[0]) - len(lines[0].lstrip())
+        try:
+            tree = _parse_in_place(lines, first_line, indent)
+        except SyntaxError as error:
+            raise SourceUnavailableError(
+                f"cannot parse the source of {function.__qualname__}: {error.msg}",
+                SourceLocation(filename, error.lineno or first_line, error.offset or 0),
+            ) from None
+    else:
+        tree, first_line, indent = found
     if not isinstance(tree, ast.FunctionDef):
         raise SourceUnavailableError(
             f"the source of {function.__qualname__} is not a plain def",
             SourceLocation(filename, first_line, indent),
             hint="async functions and functions created by other means are not supported",
         )
-    ast.increment_lineno(tree, first_line - 1)
-    if indent and text != "".join(lines):
-        for node in ast.walk(tree):
-            if hasattr(node, "col_offset"):
-                node.col_offset += indent
-                if getattr(node, "end_col_offset", None) is not None:
-                    node.end_col_offset += indent
     tree.decorator_list = []
     # Make sure diagnostics can show the line even for files linecache has not seen.
     linecache.checkcache(filename)
     linecache.getline(filename, first_line)
     return FunctionSource(function, tree, filename)
+
+
+def _parse_in_place(lines: list[str], first_line: int, indent: int) -> ast.stmt:
+    """The first statement of ``lines``, parsed with the file's own line and column numbers:
+    blank lines stand for the lines above it, and an indented def (a method, a nested function)
+    is parsed as it stands, inside an ``if 1:``. No pass over the tree renumbers it."""
+    if not indent:
+        return ast.parse("\n" * (first_line - 1) + "".join(lines)).body[0]
+    header = "\n" * max(first_line - 2, 0) + "if 1:\n"
+    return ast.parse(header + "".join(lines)).body[0].body[0]  # type: ignore[attr-defined]
+
+
+def _parsed_by_indentation(function: types.FunctionType, filename: str) -> tuple[ast.stmt, int, int] | None:
+    """The tree of ``function``, its first line (decorators included) and its indentation,
+    reading the lines ``inspect.getsourcelines`` would give without its tokenizer (slow on
+    long functions); None where in doubt, and the caller asks ``inspect``.
+
+    The body ends before the first line after the ``def`` line that is not blank or a comment
+    and is indented no deeper than the ``def``. Inside the function such a line can only
+    continue a string, a bracket or a backslash line, and cutting there leaves text that does
+    not parse. Decorators over several lines, and tabs in the indentation, also defer."""
+    linecache.checkcache(filename)  # as inspect does: a file edited since it was read is reread
+    lines = linecache.getlines(filename, function.__globals__)
+    first_line = function.__code__.co_firstlineno
+    if not 0 < first_line <= len(lines):
+        return None
+    start = first_line - 1
+    indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())]
+    position = start
+    while position < len(lines) and lines[position].lstrip().startswith("@"):
+        position += 1
+    if position == len(lines) or not lines[position].lstrip().startswith("def ") or "\t" in indent:
+        return None
+    end = position + 1
+    while end < len(lines):
+        line = lines[end]
+        stripped = line.lstrip()
+        if stripped and not stripped.startswith("#"):
+            depth = line[: len(line) - len(stripped)]
+            if "\t" in depth:
+                return None
+            if len(depth) <= len(indent):
+                break
+        end += 1
+    try:
+        return _parse_in_place(lines[start:end], first_line, len(indent)), first_line, len(indent)
+    except SyntaxError:
+        return None

@@ -434,9 +434,23 @@ def test_random_programs_with_branches_and_loops_match_finite_differences(tmp_pa
         return  # the point is on or next to a branch boundary: no derivative to compare with
     for optimize in (True, False):
         gradient = gradgen.grad(f, wrt=(0, 1), optimize=optimize)(x, y, n)
+        if not np.allclose(gradient, fine, rtol=1e-4, atol=1e-5) and _path_changes_only_at(f, x, y, n, fine, optimize):
+            return
         assert np.allclose(gradient, fine, rtol=1e-4, atol=1e-5), (source, gradient, fine)
         value, _ = gradgen.value_and_grad(f, wrt=(0, 1), optimize=optimize)(x, y, n)
         assert value == pytest.approx(f(x, y, n))
+
+
+def _path_changes_only_at(f, x, y, n, fine, optimize, h=1e-6) -> bool:
+    """Whether (x, y) is the one point where the path changes, as x = 0 is for cos(2x) < 1.
+
+    There f can be smooth, so the differences agree on both sides, while the path taken at the
+    point is not the path around it; gradgen differentiates the path taken (the convention at
+    every kink). Just beside the point, gradgen must agree with the differences again.
+    """
+    gradient = gradgen.grad(f, wrt=(0, 1), optimize=optimize)
+    beside = [gradient(x + s * h, y + s * h, n) for s in (-2, 2)]
+    return all(np.allclose(g, fine, rtol=1e-4, atol=1e-5) for g in beside)
 
 
 # -- the scalar fast path -------------------------------------------------------------------

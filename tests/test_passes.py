@@ -109,6 +109,88 @@ def test_optimize_reaches_a_fixed_point():
     verify(gradient.graph)
 
 
+def _every_pass_every_round(graph):
+    """The fixed-point loop without skipping anything: the oracle for ``passes.optimize``."""
+    for _ in range(passes.MAX_ROUNDS):
+        before = graph
+        for run_pass in passes.PIPELINE:
+            graph = run_pass(graph)
+        if graph == before:
+            return graph
+    return graph
+
+
+def test_a_pass_is_not_rerun_on_the_graph_it_left_unchanged(monkeypatch):
+    # The neuron's backward: a round where only simplify changes something, then the round
+    # that confirms the fixed point. There, copy propagation, CSE and DCE would be handed the
+    # very graph they each just returned unchanged; optimize skips them.
+    unoptimized = api.grad(seeds.neuron, wrt=(0, 1, 2, 3, 4), optimize=False).graph
+    calls = []
+
+    def counted(run_pass):
+        def counting(graph):
+            calls.append(run_pass.__name__)
+            return run_pass(graph)
+        return counting
+
+    expected = _every_pass_every_round(unoptimized)
+    monkeypatch.setattr(passes, "PIPELINE", tuple(counted(p) for p in passes.PIPELINE))
+    assert _every_pass_every_round(unoptimized) == expected
+    full_rounds, calls[:] = list(calls), []
+    assert passes.optimize(unoptimized) == expected
+    assert len(calls) < len(full_rounds)
+    assert calls[-1] == "simplify" and calls[-len(passes.PIPELINE):] != full_rounds[-len(passes.PIPELINE):]
+
+
+def _unoptimized_graphs():
+    """Backward graphs before optimization, of every function of three test corpora that
+    grad() accepts with respect to its first parameter."""
+    import inspect
+
+    from gradgen.errors import GradgenError
+    from tests import control_flow_functions, sample_functions
+
+    for module in (seeds, sample_functions, control_flow_functions):
+        for name, function in vars(module).items():
+            if not inspect.isfunction(function) or function.__module__ != module.__name__:
+                continue
+            if not inspect.signature(function).parameters:
+                continue
+            try:
+                yield f"{module.__name__}.{name}", api.grad(function, optimize=False).graph
+            except GradgenError:
+                continue
+
+
+def test_skipping_settled_passes_changes_no_result():
+    # optimize skips a pass whose input it knows the pass leaves unchanged (its own last
+    # output, or what LEAVES_SETTLED says): the plain loop must reach the very same graph.
+    checked = 0
+    for name, graph in _unoptimized_graphs():
+        assert passes.optimize(graph) == _every_pass_every_round(graph), name
+        checked += 1
+    assert checked > 40
+
+
+def test_the_claims_that_let_optimize_skip_passes():
+    # On every intermediate graph of the plain loop: an IDEMPOTENT pass leaves its own result
+    # unchanged, and a pass leaves the graphs LEAVES_SETTLED names settled.
+    for name, graph in _unoptimized_graphs():
+        for _ in range(passes.MAX_ROUNDS):
+            before = graph
+            for run_pass in passes.PIPELINE:
+                result = run_pass(graph)
+                if run_pass in passes.IDEMPOTENT:
+                    assert run_pass(result) is result, (name, run_pass.__name__)
+                if run_pass in passes.LEAVES_SETTLED:
+                    for other in passes.LEAVES_SETTLED[run_pass]:
+                        if other(graph) is graph:
+                            assert other(result) is result, (name, other.__name__)
+                graph = result
+            if graph == before:
+                break
+
+
 def count_operations(graph):
     return sum(eq.op != "copy" for eq in graph.equations)
 

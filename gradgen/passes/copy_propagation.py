@@ -12,7 +12,9 @@ def propagate_copies(graph: Graph) -> Graph:
     equations = []
     changed = False
     for equation in graph.equations:
-        substituted = map_branches(substitute_inputs(equation, replacements), propagate_copies)
+        substituted = substitute_inputs(equation, replacements)
+        if substituted.params:
+            substituted = map_branches(substituted, propagate_copies)
         changed = changed or substituted is not equation
         equation = substituted
         if equation.op == "copy":

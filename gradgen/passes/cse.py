@@ -15,8 +15,15 @@ COMMUTATIVE = frozenset({"add", "mul", "eq", "ne"})
 
 def _key(op: str, inputs: tuple[Atom, ...], params: Hashable) -> Hashable:
     if op in COMMUTATIVE:
-        inputs = tuple(sorted(inputs, key=repr))
+        inputs = tuple(sorted(inputs, key=_canonical_position))
     return (op, inputs, params)
+
+
+def _canonical_position(atom: Atom) -> tuple[int, int, str]:
+    # Any fixed order makes ``a * b`` and ``b * a`` one key; values by id are cheap to order.
+    if isinstance(atom, Value):
+        return (0, atom.id, "")
+    return (1, 0, repr(atom))
 
 
 def eliminate_common_subexpressions(graph: Graph) -> Graph:
@@ -28,10 +35,13 @@ def eliminate_common_subexpressions(graph: Graph) -> Graph:
     equations = []
     changed = False
     for equation in graph.equations:
-        substituted = map_branches(substitute_inputs(equation, replacements), eliminate_common_subexpressions)
+        substituted = substitute_inputs(equation, replacements)
+        if substituted.params:
+            substituted = map_branches(substituted, eliminate_common_subexpressions)
         changed = changed or substituted is not equation
         equation = substituted
-        if OPS[equation.op].effect or len(equation.outputs) != 1 or OPS[equation.op].family == "control":
+        spec = OPS[equation.op]
+        if spec.effect or len(equation.outputs) != 1 or spec.family == "control":
             equations.append(equation)
             continue
         key = _key(equation.op, equation.inputs, equation.params)

@@ -45,8 +45,8 @@ def eliminate_dead_code(graph: Graph) -> Graph:
     kept = []
     changed = False
     for equation in reversed(graph.equations):
-        keep = OPS[equation.op].effect or (equation.forward and may_raise(equation))
-        if keep or any(v.id in live for v in equation.outputs):
+        # liveness first: it is the cheap test, and settles most equations
+        if any(v.id in live for v in equation.outputs) or OPS[equation.op].effect or (equation.forward and may_raise(equation)):
             if equation.op == "cond":
                 pruned = _prune_cond(equation, live)
                 changed = changed or pruned is not equation

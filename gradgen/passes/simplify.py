@@ -71,17 +71,18 @@ class _Simplifier:
 
     def record(self, equation: Equation) -> None:
         self.producers[equation.output.id] = equation
-        if equation.op == "div" and is_constant_number(equation.inputs[0], 1) and isinstance(equation.inputs[1], Value):
+        op = equation.op
+        if op == "div" and is_constant_number(equation.inputs[0], 1) and isinstance(equation.inputs[1], Value):
             self.reciprocals.setdefault(equation.inputs[1].id, equation.output)
-        picks = equation.op in ("maximum", "minimum") and equation.param("lib") == "builtins"
-        if equation.op in _ALWAYS_FLOAT or (
-            # builtin max/min return the argument they pick, unchanged: a float only if all are
-            equation.op in _FLOAT_IF_ANY
-            and (all if picks else any)(self.is_float(a) for a in equation.inputs)
-        ):
+        if op in _ALWAYS_FLOAT:
             self.floats.update(v.id for v in equation.outputs)
-        elif equation.op in _FLOAT_IF_ANY and any(self.is_number(a) for a in equation.inputs):
-            self.numbers.update(v.id for v in equation.outputs)
+        elif op in _FLOAT_IF_ANY:
+            # builtin max/min return the argument they pick, unchanged: a float only if all are
+            picks = op in ("maximum", "minimum") and equation.param("lib") == "builtins"
+            if (all if picks else any)(self.is_float(a) for a in equation.inputs):
+                self.floats.update(v.id for v in equation.outputs)
+            elif any(self.is_number(a) for a in equation.inputs):
+                self.numbers.update(v.id for v in equation.outputs)
 
     def is_number(self, atom: Atom) -> bool:
         """Proven to be an int or float (a number or numeric array), not a bool: numpy's bools
