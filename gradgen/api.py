@@ -9,18 +9,17 @@ costs exactly what the emitted code costs. It carries ``.source`` (the emitted c
 from __future__ import annotations
 
 import ast
-import contextlib
 import dataclasses
 import functools
-import gc
 import linecache
 import os
 import types
 
 import numpy as np
-from typing import Any, Callable, Iterator, Sequence, Union
+from typing import Any, Callable, Sequence, Union
 
 from gradgen import dispatch, emit, kinds, passes, reverse
+from gradgen.collector import collector_paused
 from gradgen.errors import GradgenError, InvalidArgumentError, NonScalarOutputError
 from gradgen.ir import Graph, Value, verify
 from gradgen.ops import OPS
@@ -123,7 +122,7 @@ def _compile(f: Any, wrt: Wrt, *, optimize: bool, has_aux: bool, mode: str) -> A
         hint = "did you mean grad(f, wrt=...)? " if isinstance(f, (int, str, tuple, list)) else ""
         raise InvalidArgumentError(f"expected a function to differentiate, got {type(f).__name__} {f!r}", hint=hint + "pass the function first")
     try:
-        with _collector_paused():
+        with collector_paused():
             parsed = parse_function(f)
             indices, single = _resolve_wrt(wrt, parsed)
             graph = _outputs_for(parsed, has_aux, mode)
@@ -151,24 +150,6 @@ def _compile(f: Any, wrt: Wrt, *, optimize: bool, has_aux: bool, mode: str) -> A
         function.seed_name = signature.parameter_names[signature.seed_index]  # type: ignore[index]
         function.bind = functools.partial(_bind, function, signature)
     return function
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Run the compiler with Python's cyclic garbage collector off (and back on after).
-
-    Compiling allocates many small, long-lived nodes (graphs, ast trees); with the collector
-    on, each full collection rescans all of them, which made compile time grow faster than
-    the program (a quarter of a 3000-statement compile). The compiler's own garbage is freed by
-    reference counting; the next collection after it takes whatever cycles remain."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _backward(

@@ -17,6 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from gradgen import emit, passes, shapes, stamping
+from gradgen.collector import collector_paused
 from gradgen.ir import Graph, verify
 from gradgen.passes.buffers import reuse_buffers
 from gradgen.passes.records import drop_unread_records
@@ -97,17 +98,18 @@ class Specializations:
     def compile_for(self, key: tuple[Any, ...], arguments: tuple[Any, ...]) -> Any:
         """The backward for these arguments' shapes (generic where it cannot specialize)."""
         function, source = self.generic, None
-        try:
-            graph = stamping.stamp_shapes(self.graph, arguments)
-        except shapes.ShapeError:
-            graph = None
-        if graph is not None:
-            graph = passes.optimize(specialize(graph), check=self.verify_passes)
-            graph = drop_unread_records(graph)  # values read only for their shapes are no longer recorded
-            graph = reuse_buffers(graph)
-            verify(graph)
-            source = emit.emit_source(graph, self.signature, name=self.name, layout=self.layout, fresh_outputs=self.gradients)
-            function = self.load(source, self.name)
+        with collector_paused():
+            try:
+                graph = stamping.stamp_shapes(self.graph, arguments)
+            except shapes.ShapeError:
+                graph = None
+            if graph is not None:
+                graph = passes.optimize(specialize(graph), check=self.verify_passes)
+                graph = drop_unread_records(graph)  # values read only for their shapes are no longer recorded
+                graph = reuse_buffers(graph)
+                verify(graph)
+                source = emit.emit_source(graph, self.signature, name=self.name, layout=self.layout, fresh_outputs=self.gradients)
+                function = self.load(source, self.name)
         if len(self.cache) >= _MAX_SPECIALIZATIONS:
             self.cache.clear()
             self.sources.clear()

@@ -138,3 +138,22 @@ def test_the_collector_comes_back_after_an_error(tmp_path):
     else:
         raise AssertionError("try statements are unsupported: grad() should raise")
     assert gc.isenabled()
+
+
+def test_the_first_calls_shape_specialization_also_compiles_with_the_collector_paused(monkeypatch):
+    import numpy as np
+
+    from tests import seed_functions
+
+    seen: list[bool] = []
+    optimize = gradgen.passes.optimize
+
+    def recording(graph, **options):
+        seen.append(gc.isenabled())
+        return optimize(graph, **options)
+
+    gradient = gradgen.grad(seed_functions.array_add, wrt=0)
+    monkeypatch.setattr(gradgen.passes, "optimize", recording)
+    gradient(np.ones(3), np.ones(3))  # the first call with these shapes specializes
+    assert seen and not any(seen)
+    assert gc.isenabled()

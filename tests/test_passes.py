@@ -121,10 +121,10 @@ def _every_pass_every_round(graph):
 
 
 def test_a_pass_is_not_rerun_on_the_graph_it_left_unchanged(monkeypatch):
-    # The neuron's backward: a round where only simplify changes something, then the round
+    # fan_out's backward: a round where only simplify changes something, then the round
     # that confirms the fixed point. There, copy propagation, CSE and DCE would be handed the
     # very graph they each just returned unchanged; optimize skips them.
-    unoptimized = api.grad(seeds.neuron, wrt=(0, 1, 2, 3, 4), optimize=False).graph
+    unoptimized = api.grad(seeds.fan_out, wrt=0, optimize=False).graph
     calls = []
 
     def counted(run_pass):
