@@ -41,6 +41,7 @@ from gradgen.ir import (
     uses,
 )
 from gradgen.ops import ATTRIBUTE, DYNAMIC, METHOD, OPS, Call, Identity, Operator, Subscript
+from gradgen.passes.in_place import mark_in_place, overwritten, read_after_overwrite
 
 Layout = Union[int, tuple["Layout", ...]]
 
@@ -150,6 +151,9 @@ class _Emitter(BlockEmission):
         checked |= {
             a.id for eq in graph.equations if eq.op in ("loop", "while") for a in eq.inputs[loop_layout(eq).bounds + loop_layout(eq).carried :] if isinstance(a, Value)
         }
+        # An array written in place is a name, and so is the write (a statement, not an expression).
+        written = overwritten(graph)
+        checked |= written | {eq.output.id for eq in graph.equations if eq.param("in_place")}
         for equation in graph.equations:
             if OPS[equation.op].family == "control":
                 continue
@@ -164,7 +168,7 @@ class _Emitter(BlockEmission):
                 and depth[value.id] <= _MAX_INLINE_DEPTH
             ):
                 inlined.add(value.id)
-        return inlined
+        return inlined - read_after_overwrite(graph, inlined, written)
 
     # -- expressions ----------------------------------------------------------------------------
 
@@ -234,7 +238,7 @@ class _Emitter(BlockEmission):
         keywords = [
             ast.keyword(name, self.key_expression(value, dynamic) if name == "key" else self.param_value(value, dynamic))
             for name, value in equation.params
-            if name not in ("lib", *spelling.leading, *spelling.positional) and value is not None and not (name == "keepdims" and value is False)
+            if name not in ("lib", "in_place", *spelling.leading, *spelling.positional) and value is not None and not (name == "keepdims" and value is False)
         ]
         if spelling.packed:
             operands = [ast.Tuple(operands, ast.Load())]
@@ -307,7 +311,9 @@ class _Emitter(BlockEmission):
 
         parameters = {v.name: v.id for v in self.graph.inputs}
         for position, (item, _) in enumerate(events):
-            if isinstance(item, _Statement):
+            if isinstance(item, _Statement) and item.stored is not None:
+                item.target = self.overwrite(item.equation, last_use)
+            elif isinstance(item, _Statement):
                 item.target = self.target(item.equation.output, position, last_use, parameters, required=False)
             elif isinstance(item, _IfEnd):
                 item.conditional.targets = [self.target(v, position, last_use, parameters, required=True) for v in item.conditional.equation.outputs]  # type: ignore[misc]
@@ -353,6 +359,24 @@ class _Emitter(BlockEmission):
             target = self.names.temporary()
         self.value_names[value.id] = target
         return target
+
+    def overwrite(self, equation: Equation, last_use: dict[int, int]) -> str:
+        """An in-place write ``x[key] = v``: its result is ``x`` again, under ``x``'s name, which
+        stays taken while the old ``x`` is still read (for its shape: see passes/in_place.py)."""
+        array, result = equation.inputs[0], equation.output
+        name = self.value_names[array.id]  # type: ignore[union-attr]
+        self.value_names[result.id] = name
+        self.names.holder[name] = result.id
+        last_use[result.id] = max(last_use.get(result.id, -1), last_use.get(array.id, -1))  # type: ignore[union-attr]
+        return name
+
+    def in_place_write(self, equation: Equation, reads: list[int]) -> tuple[ast.expr, ast.expr]:
+        """The target ``x[key]`` and the value of an ``index_set`` emitted in place."""
+        array, value, *positions = (self.expression(a, reads) for a in equation.inputs)
+        dynamic = iter(positions)
+        entries = [self.key_entry(entry, dynamic, subscript=True) for entry in equation.param("key")]  # type: ignore[union-attr]
+        key = entries[0] if len(entries) == 1 else ast.Tuple(entries, ast.Load())
+        return ast.Subscript(array, key, ast.Store()), value
 
     def comments_before(self, equation: Equation) -> list[ast.stmt]:
         """The backward's header, and the source line of each backward statement, where it changes."""
@@ -450,7 +474,7 @@ def emit_source(
     names), the function first hands any call where one of them is not a Python float to
     ``__gradgen_fallback``, which the caller binds.
     """
-    emitter = _Emitter(_unique_ids(graph), signature, layout, name, fresh_outputs, guard)
+    emitter = _Emitter(_unique_ids(mark_in_place(graph)), signature, layout, name, fresh_outputs, guard)
     module = emitter.function(name, layout)
     text = ast.unparse(ast.fix_missing_locations(module))
     comments = emitter.comments

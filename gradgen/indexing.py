@@ -41,11 +41,18 @@ def lower_subscript(lowering: ExpressionLowering, node: ast.Subscript) -> Any:
     base = lowering.expression(target)
     if isinstance(base, tuple):
         return _tuple_item(lowering, base, node)
+    key, dynamic = lower_key(lowering, node)
+    inputs = (lowering.atom(base, target), *dynamic)
+    return lowering.builder.add("index", inputs, (("key", key),), lowering.location(node))
+
+
+def lower_key(lowering: ExpressionLowering, node: ast.Subscript) -> tuple[tuple[Hashable, ...], tuple[Value, ...]]:
+    """The ``key`` param of ``node``'s index and the run-time values filling its DYNAMIC markers
+    (shared by reads ``x[key]`` and writes ``x[key] = v``, see ``item_writes.py``)."""
     entries = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
     dynamic: list[Value] = []
     key = tuple(_entry(lowering, entry, dynamic) for entry in entries)
-    inputs = (lowering.atom(base, target), *dynamic)
-    return lowering.builder.add("index", inputs, (("key", key),), lowering.location(node))
+    return key, tuple(dynamic)
 
 
 def _shape_entry(lowering: ExpressionLowering, array: Value, node: ast.Subscript) -> Value:

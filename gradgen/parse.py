@@ -42,6 +42,7 @@ from gradgen.errors import (
     UnsupportedSyntaxError,
 )
 from gradgen.ir import Constant, Graph, Value
+from gradgen.item_writes import BufferTable, ItemWriteLowering
 from gradgen.lowering import ExpressionLowering, PythonObject
 from gradgen.source import FunctionSource, read_function
 
@@ -102,7 +103,7 @@ def parse_function(function: object, *, hash_cons: bool = False) -> ParsedFuncti
     )
 
 
-class FunctionLowering(ControlFlowLowering, ExpressionLowering):
+class FunctionLowering(ControlFlowLowering, ItemWriteLowering, ExpressionLowering):
     """Lowers one function body (the user's function or an inlined helper) into the builder."""
 
     def __init__(
@@ -120,6 +121,8 @@ class FunctionLowering(ControlFlowLowering, ExpressionLowering):
         # As in Python, a name assigned anywhere in the function is local everywhere in it.
         self.local_names = _assigned_names(source.tree)
         self.aliases: dict[str, set[str]] = {}
+        self.buffers = BufferTable()
+        self.caller_owners: dict[object, str] = {}
 
     # -- errors -----------------------------------------------------------------------------
 
@@ -141,6 +144,7 @@ class FunctionLowering(ControlFlowLowering, ExpressionLowering):
         for argument in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]:
             value = self.builder.new_value(argument.arg, scalar=_annotated_scalar(argument))
             self.env[argument.arg] = value
+            self.register_caller_value(value, argument.arg)
             inputs.append(value)
         return tuple(inputs)
 
@@ -188,6 +192,9 @@ class FunctionLowering(ControlFlowLowering, ExpressionLowering):
                 self.bind(target, value, node)
             self.record_aliases(node)
         elif isinstance(node, ast.AugAssign):
+            if isinstance(node.target, ast.Subscript):
+                self.item_write(node.target, self.expression(node.value), node, node.op)
+                return
             if not isinstance(node.target, ast.Name):
                 self.refuse_target(node.target)
             current = self.expression(ast.Name(node.target.id, ast.Load(), **_position(node.target)))
@@ -260,6 +267,7 @@ class FunctionLowering(ControlFlowLowering, ExpressionLowering):
                 self.aliases.get(other, set()).discard(target.id)
             if isinstance(value, (Value, Constant)):
                 value = self.builder.name(value, target.id, self.location(statement))
+                self.name_buffer(value, statement)
             self.env[target.id] = value
         elif isinstance(target, (ast.Tuple, ast.List)):
             if not isinstance(value, tuple) or len(value) != len(target.elts):
@@ -272,17 +280,12 @@ class FunctionLowering(ControlFlowLowering, ExpressionLowering):
                 )
             for element, item in zip(target.elts, value):
                 self.bind(element, item, statement)
+        elif isinstance(target, ast.Subscript):
+            self.item_write(target, value, statement)
         else:
             self.refuse_target(target)
 
     def refuse_target(self, target: ast.expr) -> NoReturn:
-        if isinstance(target, ast.Subscript):
-            self.fail(
-                UnsupportedSyntaxError,
-                target,
-                "in-place item assignment is not supported",
-                "build a new value instead (x = x + ...); writes into arrays come in a later version",
-            )
         if isinstance(target, ast.Attribute):
             self.fail(UnsupportedSyntaxError, target, "assignment to an attribute is not supported", "assign to a plain name instead")
         self.fail(
@@ -314,7 +317,7 @@ class FunctionLowering(ControlFlowLowering, ExpressionLowering):
 
     def name(self, node: ast.Name) -> Any:
         if node.id in self.env:
-            return self.check_bound(self.env[node.id], node)
+            return self.check_current(self.check_bound(self.env[node.id], node), node)
         if node.id in self.local_names:
             self.fail(
                 UnknownNameError,
@@ -386,8 +389,10 @@ class FunctionLowering(ControlFlowLowering, ExpressionLowering):
             raise type(error)(error.message, self.source.location(node), error.hint) from None
         helper = FunctionLowering(helper_source, self.builder, self.call_stack, self.location(node))
         helper.check_parameters("helpers are inlined: declare each parameter by name")
+        helper.buffers, helper.caller_owners = self.buffers, dict(self.caller_owners)
         for name, value in bound.arguments.items():
             helper.env[name] = value if not _is_python_value(value) else helper.from_python(value, node)
+            helper.register_caller_value(helper.env[name], name)
         result, _ = helper.lower_body()
         return result
 

@@ -165,6 +165,24 @@ def unindex(like, gradient, key):
     return result
 
 
+def index_set(array, value, key):
+    """``array`` with ``value`` written at ``key``, as a new array (``array`` is unchanged):
+    the functional form of ``array[key] = value``, with numpy's casting and broadcasting."""
+    result = np.array(array, copy=True)
+    result[key] = value
+    return result
+
+
+def written_gradient(like, gradient, key):
+    """The adjoint of the value ``index_set`` wrote at ``key``: ``gradient[key]`` summed back
+    to ``like``'s shape (a scalar written into a slice gets the slice's sum). Always a new
+    array, so that zeroing ``gradient[key]`` afterwards, in place, cannot change it."""
+    selected = gradient[key]
+    if np.ndim(like) == 0:
+        return float(np.sum(selected)) if isinstance(like, (int, float)) else np.sum(selected)
+    return np.array(unbroadcast(selected, like), copy=True)
+
+
 def unconcatenate(gradient, *parts, axis, index):
     """The block of ``gradient`` that ``parts[index]`` filled in ``np.concatenate(parts, axis)``."""
     sizes = [np.shape(part)[axis] for part in parts]

@@ -336,6 +336,10 @@ def _backward_helpers(equation: Equation, shapes: list[Shape], dtypes: list[str]
         return shapes[1], dtypes[0]
     if op == "unindex":
         return shapes[0], _promote([dtypes[0], dtypes[1]], floating=True)
+    if op in ("index_set", "array_copy"):
+        return shapes[0], dtypes[0]  # numpy casts the value into the array's dtype
+    if op == "written_gradient":
+        return shapes[0], _promote([dtypes[0], dtypes[1]], floating=True)
     if op == "unconcatenate":
         return shapes[1 + equation.param("index")], dtypes[0]  # type: ignore[operator]
     if op == "take":

@@ -197,6 +197,69 @@ def item_augmented_assignment(x, v):
     return np.sum(x)
 
 
+def item_write_into_view_of_argument(x, v):
+    rest = x[1:]
+    rest[0] = v  # <- error item_write_into_view_of_argument
+    return np.sum(rest)
+
+
+def item_write_through_view(x):
+    H = np.zeros(3)
+    tail = H[1:]
+    tail[0] = x  # <- error item_write_through_view
+    return np.sum(H)
+
+
+def stale_view_read(x):
+    H = np.zeros(3)
+    head = H[0:2]
+    H[0] = x
+    return np.sum(head)  # <- error stale_view_read at head)
+
+
+def stale_alias_read(x):
+    H = np.zeros(3)
+    same = H
+    H[1] = x
+    return np.sum(same * x)  # <- error stale_alias_read at same *
+
+
+def stale_view_in_loop(x):
+    H = np.ones(3)
+    first = H[0]
+    for i in range(3):
+        H[i] = x * first  # <- error stale_view_in_loop at first
+    return np.sum(H)
+
+
+def _fill_first(H, x):
+    H[0] = x  # <- error helper_writes_into_its_parameter
+    return H
+
+
+def helper_writes_into_its_parameter(x):
+    H = np.zeros(3)
+    return np.sum(_fill_first(H, x))
+
+
+def item_write_nested_subscript(x):
+    H = np.zeros((2, 2))
+    H[0][1] = x  # <- error item_write_nested_subscript
+    return np.sum(H)
+
+
+def item_write_into_number(x):
+    total = 0.0
+    total[0] = x  # <- error item_write_into_number
+    return total
+
+
+def item_write_with_index_list(x):
+    H = np.zeros(3)
+    H[[0, 0]] += x  # <- error item_write_with_index_list at [0, 0]
+    return np.sum(H)
+
+
 def attribute_assignment(x):
     x.value = 2.0  # <- error attribute_assignment
     return x

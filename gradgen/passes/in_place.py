@@ -1,0 +1,213 @@
+"""In-place item writes: which ``index_set`` equations may overwrite their array.
+
+``y = index_set(x, v, key)`` is "a copy of ``x`` with ``y[key] = v``". The emitter writes
+``x[key] = v`` instead (``y`` takes ``x``'s name, see emit.py) where this pass sets the param
+``in_place``, which it does only when nothing can observe ``x``'s old contents afterwards:
+
+1. ``x`` is an array this scope owns: the result of an op that always allocates (arithmetic,
+   ``np.zeros``, ``x.copy()``, a copying ``index_set``...), an ``index_set`` done in place on
+   such an array, or a loop's carried value that rule 3 lets the body own;
+2. neither ``x`` nor any value made before the write that may share its memory (a view
+   ``x[1:]``, ``x.T``, a reshape, an alias, a result of an if or a loop that read it) is read
+   after the write: not by a later equation, not by the scope's outputs;
+3. a loop's body owns its carried value ``k`` when the forward loop does not record ``k`` on
+   its stack for the backward (the stack would hold the same array T times), the initial value
+   is owned by the enclosing scope and dead after the loop (rule 2, with the loop as the
+   write), and every iteration ends with ``k`` on an array the body owns that no other carried
+   value shares. A branch of an if owns nothing it receives (its writes copy).
+
+So an RNN that fills the rows of ``H = np.zeros((T, n))`` writes each row in place, and so
+does its backward into the adjoint of ``H``, instead of copying ``H`` at every step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from gradgen.ir import Equation, Graph, Value, loop_layout, with_subgraphs
+
+# Ops whose result is always a new array (never a view or an operand itself). Anything else
+# (views, runtime helpers that may return their operand, casts, einsum) may share memory.
+_ALLOCATING = frozenset(
+    {
+        "add", "sub", "mul", "div", "pow", "neg", "ieee_div", "ieee_pow", "maximum", "minimum", "abs", "sign",
+        "gt", "ge", "lt", "le", "eq", "ne", "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "tanh",
+        "arctan", "log2", "log10", "sinh", "cosh", "arcsin", "arccos", "arctan2", "square", "clip", "where",
+        "sum", "mean", "max", "min", "prod", "matmul", "dot", "inner", "outer", "concatenate", "stack",
+        "array_copy", "full_like", "zeros", "ones", "full", "eye", "arange", "unindex", "zeros_like",
+        "written_gradient", "take", "prod_others",
+    }
+)  # fmt: skip
+
+
+# Operands these ops read only for their shape and dtype, which a write does not change: such a
+# read after the write (the backward's ``unindex(H, ...)`` for ``H[:, j]``) does not block it.
+_SHAPE_ONLY: dict[str, tuple[int, ...]] = {
+    "unindex": (0,), "written_gradient": (0,), "zeros_like": (0,), "full_like": (0,), "size": (0,), "len": (0,),
+    "ndim": (0,), "count_reduced": (0,), "reshape_like": (1,), "unbroadcast": (1,), "expand_reduced": (1,),
+}  # fmt: skip
+
+
+def _content_reads(equation: Equation) -> list[Value]:
+    """The operands whose elements ``equation`` reads (or may return)."""
+    skipped = _SHAPE_ONLY.get(equation.op, ())
+    return [a for position, a in enumerate(equation.inputs) if isinstance(a, Value) and position not in skipped]
+
+
+def mark_in_place(graph: Graph) -> Graph:
+    """``graph`` with ``in_place`` set on the ``index_set`` equations that may overwrite their array."""
+    return _Scope(graph, frozenset()).marked()
+
+
+class _Scope:
+    """One graph scope: which values may share memory, who owns what, and the last reads."""
+
+    def __init__(self, graph: Graph, owned_inputs: frozenset[int]):
+        self.graph = graph
+        self.owned: set[int] = set(owned_inputs)
+        self.parent: dict[int, int] = {}  # union-find over value ids: may share memory
+        self.defined_at: dict[int, int] = {v.id: -1 for v in graph.inputs}
+        self.last_read: dict[int, int] = {}
+        for position, equation in enumerate(graph.equations):
+            for atom in _content_reads(equation):
+                self.last_read[atom.id] = position
+        for atom in graph.outputs:
+            if isinstance(atom, Value):
+                self.last_read[atom.id] = len(graph.equations)
+
+    def root(self, value_id: int) -> int:
+        while self.parent.get(value_id, value_id) != value_id:
+            value_id = self.parent[value_id]
+        return value_id
+
+    def share(self, first: int, second: int) -> None:
+        a, b = self.root(first), self.root(second)
+        if a != b:
+            self.parent[a] = b
+
+    def dead_after(self, value: Value, position: int) -> bool:
+        """No value made before ``position`` that may share ``value``'s memory is read after it,
+        and none of them is an input of the scope the scope does not own."""
+        group = self.root(value.id)
+        for other, defined in self.defined_at.items():
+            if defined < position and self.root(other) == group:
+                if self.last_read.get(other, -1) > position or (defined == -1 and other not in self.owned):
+                    return False
+        return True
+
+    def marked(self) -> Graph:
+        equations = [self.visit(position, equation) for position, equation in enumerate(self.graph.equations)]
+        return Graph(self.graph.inputs, tuple(equations), self.graph.outputs)
+
+    def visit(self, position: int, equation: Equation) -> Equation:
+        if equation.op in ("loop", "while"):
+            equation = self.loop(position, equation)
+        elif equation.op == "cond":
+            equation = with_subgraphs(equation, tuple(_Scope(g, frozenset()).marked() for g in _subgraphs(equation)))
+        for value in equation.outputs:
+            self.defined_at[value.id] = position
+        output = equation.outputs[0] if equation.outputs else None
+        target = equation.inputs[0] if equation.inputs else None
+        if equation.op == "index_set" and isinstance(target, Value) and target.id in self.owned and self.dead_after(target, position):
+            self.owned.add(output.id)  # type: ignore[union-attr]
+            self.share(output.id, target.id)  # type: ignore[union-attr]
+            return dataclasses.replace(equation, params=equation.params + (("in_place", True),))
+        if equation.op in _ALLOCATING or equation.op == "index_set":
+            self.owned.update(v.id for v in equation.outputs)
+        elif equation.op not in ("loop", "while"):  # the loop shares what rule 3 allows
+            for value in equation.outputs:
+                for atom in _content_reads(equation):
+                    self.share(value.id, atom.id)
+        return equation
+
+    def loop(self, position: int, equation: Equation) -> Equation:
+        layout = loop_layout(equation)
+        body: Graph = equation.param("body")  # type: ignore[assignment]
+        initial = layout.initial(equation)
+        candidates = {
+            k
+            for k, atom in enumerate(initial)
+            if 1 + k not in layout.record and isinstance(atom, Value) and atom.id in self.owned and self.dead_after(atom, position)
+        }
+        while True:  # drop the carried values an iteration does not end on an array of their own
+            owned_inputs = frozenset(body.inputs[1 + k].id for k in candidates)
+            scope = _Scope(body, owned_inputs)
+            marked_body = scope.marked()
+            keep = {k for k in candidates if _ends_owned(scope, body, k, candidates)}
+            if keep == candidates:
+                break
+            candidates = keep
+        inputs = equation.inputs[layout.bounds :]
+        if any(
+            isinstance(a, Value) and self.root(a.id) == self.root(initial[k].id)  # type: ignore[union-attr]
+            for k in candidates
+            for j, a in enumerate(inputs)
+            if j != k
+        ):
+            candidates = set()  # the loop receives a carried array twice (or as an invariant): copy
+            marked_body = _Scope(body, frozenset()).marked()
+        others = [a for k, a in enumerate(inputs) if k not in candidates]
+        for k, value in enumerate(equation.outputs):
+            if k in candidates:
+                self.owned.add(value.id)
+                self.share(value.id, initial[k].id)  # type: ignore[union-attr]  # no iteration: the initial array
+            else:
+                for atom in others:
+                    if isinstance(atom, Value):
+                        self.share(value.id, atom.id)
+        graphs = tuple(marked_body if g is body else _Scope(g, frozenset()).marked() for g in _subgraphs(equation))
+        return with_subgraphs(equation, graphs)
+
+
+def _ends_owned(scope: _Scope, body: Graph, k: int, candidates: set[int]) -> bool:
+    """Whether the body's carried result ``k`` is an array of its own at the end of an iteration."""
+    result = body.outputs[k]
+    if not isinstance(result, Value) or result.id not in scope.owned:
+        return False
+    group = scope.root(result.id)
+    for j in candidates:
+        other = body.outputs[j]
+        if j != k and isinstance(other, Value) and scope.root(other.id) == group:
+            return False
+    carried_input = body.inputs[1 + k].id
+    return all(scope.root(v.id) != group or v.id == carried_input for v in body.inputs)
+
+
+def _subgraphs(equation: Equation) -> tuple[Graph, ...]:
+    return tuple(value for _, value in equation.params if isinstance(value, Graph))
+
+
+def overwritten(graph: Graph) -> set[int]:
+    """The ids of the arrays ``graph``'s in-place writes overwrite (not its sub-graphs')."""
+    return {eq.inputs[0].id for eq in graph.equations if eq.op == "index_set" and eq.param("in_place") and isinstance(eq.inputs[0], Value)}
+
+
+def read_after_overwrite(graph: Graph, inlined: set[int], written: set[int]) -> set[int]:
+    """Of the values the emitter would inline into their reader, those that read an array before
+    an in-place write into it but, inlined, would be computed after the write: they keep a
+    statement of their own, in their place."""
+    if not written:
+        return set()
+    position_of = {v.id: p for p, eq in enumerate(graph.equations) for v in eq.outputs}
+    reader: dict[int, int] = {}  # an inlined value -> the position of the equation reading it
+    for position, equation in enumerate(graph.equations):
+        for atom in equation.inputs:
+            if isinstance(atom, Value) and atom.id in inlined:
+                reader[atom.id] = position
+    writes = [(p, eq.inputs[0].id) for p, eq in enumerate(graph.equations) if eq.param("in_place")]  # type: ignore[union-attr]
+
+    def evaluated_at(value_id: int) -> int:
+        while value_id in inlined:
+            if value_id not in reader:
+                return len(graph.equations)  # read by the outputs
+            position = reader[value_id]
+            value_id = graph.equations[position].outputs[0].id
+        return position_of.get(value_id, len(graph.equations))
+
+    early = set()
+    for value_id in inlined:
+        equation = graph.equations[position_of[value_id]]
+        reads = {a.id for a in equation.inputs if isinstance(a, Value)} & written
+        if any(array in reads and position_of[value_id] < p < evaluated_at(value_id) for p, array in writes):
+            early.add(value_id)
+    return early
