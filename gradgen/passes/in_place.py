@@ -14,7 +14,10 @@
    its stack for the backward (the stack would hold the same array T times), the initial value
    is owned by the enclosing scope and dead after the loop (rule 2, with the loop as the
    write), and every iteration ends with ``k`` on an array the body owns that no other carried
-   value shares. A branch of an if owns nothing it receives (its writes copy).
+   value shares. Where only the initial value fails (the enclosing scope reads it later, or
+   does not own it) and the body writes into ``k``, the initial value is copied once before
+   the loop (``array_copy``) instead of at every iteration. A branch of an if owns nothing it
+   receives (its writes copy).
 
 So an RNN that fills the rows of ``H = np.zeros((T, n))`` writes each row in place, and so
 does its backward into the adjoint of ``H``, instead of copying ``H`` at every step.
@@ -35,7 +38,7 @@ _ALLOCATING = frozenset(
         "arctan", "log2", "log10", "sinh", "cosh", "arcsin", "arccos", "arctan2", "square", "clip", "where",
         "sum", "mean", "max", "min", "prod", "matmul", "dot", "inner", "outer", "concatenate", "stack",
         "array_copy", "full_like", "zeros", "ones", "full", "eye", "arange", "unindex", "zeros_like",
-        "written_gradient", "take", "prod_others",
+        "written_gradient", "take", "prod_others", "expand_reduced",
     }
 )  # fmt: skip
 
@@ -68,6 +71,7 @@ class _Scope:
         self.parent: dict[int, int] = {}  # union-find over value ids: may share memory
         self.defined_at: dict[int, int] = {v.id: -1 for v in graph.inputs}
         self.last_read: dict[int, int] = {}
+        self.next_id = max([v.id for v in graph.inputs] + [v.id for eq in graph.equations for v in eq.outputs], default=-1)
         for position, equation in enumerate(graph.equations):
             for atom in _content_reads(equation):
                 self.last_read[atom.id] = position
@@ -96,12 +100,13 @@ class _Scope:
         return True
 
     def marked(self) -> Graph:
-        equations = [self.visit(position, equation) for position, equation in enumerate(self.graph.equations)]
+        equations = [new for position, equation in enumerate(self.graph.equations) for new in self.visit(position, equation)]
         return Graph(self.graph.inputs, tuple(equations), self.graph.outputs)
 
-    def visit(self, position: int, equation: Equation) -> Equation:
+    def visit(self, position: int, equation: Equation) -> list[Equation]:
+        before: list[Equation] = []
         if equation.op in ("loop", "while"):
-            equation = self.loop(position, equation)
+            before, equation = self.loop(position, equation)
         elif equation.op == "cond":
             equation = with_subgraphs(equation, tuple(_Scope(g, frozenset()).marked() for g in _subgraphs(equation)))
         for value in equation.outputs:
@@ -111,52 +116,78 @@ class _Scope:
         if equation.op == "index_set" and isinstance(target, Value) and target.id in self.owned and self.dead_after(target, position):
             self.owned.add(output.id)  # type: ignore[union-attr]
             self.share(output.id, target.id)  # type: ignore[union-attr]
-            return dataclasses.replace(equation, params=equation.params + (("in_place", True),))
+            return [dataclasses.replace(equation, params=equation.params + (("in_place", True),))]
         if equation.op in _ALLOCATING or equation.op == "index_set":
             self.owned.update(v.id for v in equation.outputs)
         elif equation.op not in ("loop", "while"):  # the loop shares what rule 3 allows
             for value in equation.outputs:
                 for atom in _content_reads(equation):
                     self.share(value.id, atom.id)
-        return equation
+        return [*before, equation]
 
-    def loop(self, position: int, equation: Equation) -> Equation:
+    def loop(self, position: int, equation: Equation) -> tuple[list[Equation], Equation]:
+        """The loop with its body marked, and the copies to make before it: a carried array the
+        body writes into in place, but whose initial value the enclosing scope still needs (or
+        does not own), is copied once before the loop rather than at every iteration."""
         layout = loop_layout(equation)
         body: Graph = equation.param("body")  # type: ignore[assignment]
         initial = layout.initial(equation)
-        candidates = {
-            k
-            for k, atom in enumerate(initial)
-            if 1 + k not in layout.record and isinstance(atom, Value) and atom.id in self.owned and self.dead_after(atom, position)
-        }
-        while True:  # drop the carried values an iteration does not end on an array of their own
-            owned_inputs = frozenset(body.inputs[1 + k].id for k in candidates)
-            scope = _Scope(body, owned_inputs)
-            marked_body = scope.marked()
-            keep = {k for k in candidates if _ends_owned(scope, body, k, candidates)}
-            if keep == candidates:
-                break
-            candidates = keep
         inputs = equation.inputs[layout.bounds :]
-        if any(
-            isinstance(a, Value) and self.root(a.id) == self.root(initial[k].id)  # type: ignore[union-attr]
-            for k in candidates
-            for j, a in enumerate(inputs)
-            if j != k
-        ):
-            candidates = set()  # the loop receives a carried array twice (or as an invariant): copy
-            marked_body = _Scope(body, frozenset()).marked()
+        candidates = {k for k, atom in enumerate(initial) if 1 + k not in layout.record and isinstance(atom, Value) and not atom.scalar}
+        while True:
+            candidates, scope, marked_body = _owning_body(body, candidates)
+            unready = {k for k in candidates if not self.hands_over(initial[k], k, inputs, position)}  # type: ignore[arg-type]
+            copied = {k for k in unready if _written_in_place(scope, marked_body, body.inputs[1 + k])}
+            if unready == copied:
+                break
+            candidates -= unready - copied
+        copies = []
+        for k in sorted(copied):
+            copy = Value(self.new_id(), initial[k].name)  # type: ignore[union-attr]
+            copies.append(Equation("array_copy", (initial[k],), (copy,), (), equation.location))
+            self.owned.add(copy.id)
+            self.defined_at[copy.id] = position
+            inputs = inputs[:k] + (copy,) + inputs[k + 1 :]
+        equation = dataclasses.replace(equation, inputs=equation.inputs[: layout.bounds] + inputs)
         others = [a for k, a in enumerate(inputs) if k not in candidates]
         for k, value in enumerate(equation.outputs):
             if k in candidates:
                 self.owned.add(value.id)
-                self.share(value.id, initial[k].id)  # type: ignore[union-attr]  # no iteration: the initial array
+                self.share(value.id, inputs[k].id)  # type: ignore[union-attr]  # no iteration: the initial array
             else:
                 for atom in others:
                     if isinstance(atom, Value):
                         self.share(value.id, atom.id)
         graphs = tuple(marked_body if g is body else _Scope(g, frozenset()).marked() for g in _subgraphs(equation))
-        return with_subgraphs(equation, graphs)
+        return copies, with_subgraphs(equation, graphs)
+
+    def hands_over(self, atom: Value, k: int, inputs: tuple, position: int) -> bool:
+        """Whether the loop at ``position`` may write into ``atom``, its ``k``-th input: this scope
+        owns it, reads it no more, and does not pass it to the loop twice."""
+        if atom.id not in self.owned or not self.dead_after(atom, position):
+            return False
+        return not any(isinstance(a, Value) and self.root(a.id) == self.root(atom.id) for j, a in enumerate(inputs) if j != k)
+
+    def new_id(self) -> int:
+        self.next_id += 1
+        return self.next_id
+
+
+def _owning_body(body: Graph, candidates: set[int]) -> tuple[set[int], _Scope, Graph]:
+    """The body marked with the carried values in ``candidates`` owned, less those an iteration
+    does not end on an array of their own (to a fixed point)."""
+    while True:
+        scope = _Scope(body, frozenset(body.inputs[1 + k].id for k in candidates))
+        marked_body = scope.marked()
+        keep = {k for k in candidates if _ends_owned(scope, body, k, candidates)}
+        if keep == candidates:
+            return candidates, scope, marked_body
+        candidates = keep
+
+
+def _written_in_place(scope: _Scope, marked_body: Graph, carried: Value) -> bool:
+    group = scope.root(carried.id)
+    return any(eq.param("in_place") and scope.root(eq.inputs[0].id) == group for eq in marked_body.equations)  # type: ignore[union-attr]
 
 
 def _ends_owned(scope: _Scope, body: Graph, k: int, candidates: set[int]) -> bool:
