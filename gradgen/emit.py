@@ -220,7 +220,10 @@ class _Emitter(BlockEmission):
         if isinstance(spelling, Subscript):
             dynamic = iter(args[1:])
             entries = [self.key_entry(entry, dynamic, subscript=True) for entry in equation.param("key")]  # type: ignore[union-attr]
-            return ast.Subscript(args[0], entries[0] if len(entries) == 1 else ast.Tuple(entries, ast.Load()), ast.Load())
+            subscript = ast.Subscript(args[0], entries[0] if len(entries) == 1 else ast.Tuple(entries, ast.Load()), ast.Load())
+            if equation.param("copy"):  # a view kept apart from an array written in place
+                return ast.Call(ast.Attribute(subscript, "copy", ast.Load()), [], [])
+            return subscript
         if isinstance(spelling, Call):
             return self.call_expression(spelling, equation, args)
         raise AssertionError(f"no spelling for op {equation.op!r}")

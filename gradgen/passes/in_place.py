@@ -9,7 +9,9 @@
    such an array, or a loop's carried value that rule 3 lets the body own;
 2. neither ``x`` nor any value made before the write that may share its memory (a view
    ``x[1:]``, ``x.T``, a reshape, an alias, a result of an if or a loop that read it) is read
-   after the write: not by a later equation, not by the scope's outputs;
+   after the write: not by a later equation, not by the scope's outputs. A view ``x[key]`` that
+   is (``H[1] *= a`` keeps the old row for the backward of ``*``) is made as a copy instead,
+   ``x[key].copy()`` (param ``copy``), which costs the view's size rather than the array's;
 3. a loop's body owns its carried value ``k`` when the forward loop does not record ``k`` on
    its stack for the backward (the stack would hold the same array T times), the initial value
    is owned by the enclosing scope and dead after the loop (rule 2, with the loop as the
@@ -71,6 +73,10 @@ class _Scope:
         self.parent: dict[int, int] = {}  # union-find over value ids: may share memory
         self.defined_at: dict[int, int] = {v.id: -1 for v in graph.inputs}
         self.last_read: dict[int, int] = {}
+        self.producer: dict[int, Equation] = {}
+        # Views read after a write into their array: made as copies (x[key].copy()) instead, so
+        # that the array itself can be written in place (a row copied, not the whole array).
+        self.detached: set[int] = set()
         self.next_id = max([v.id for v in graph.inputs] + [v.id for eq in graph.equations for v in eq.outputs], default=-1)
         for position, equation in enumerate(graph.equations):
             for atom in _content_reads(equation):
@@ -92,16 +98,30 @@ class _Scope:
     def dead_after(self, value: Value, position: int) -> bool:
         """No value made before ``position`` that may share ``value``'s memory is read after it,
         and none of them is an input of the scope the scope does not own."""
+        return self.still_read(value, position) == []
+
+    def still_read(self, value: Value, position: int) -> list[int] | None:
+        """The views ``x[key]`` made before ``position`` that share ``value``'s memory and are
+        read after it (None if anything else is, or if the scope does not own the memory)."""
         group = self.root(value.id)
+        views = []
         for other, defined in self.defined_at.items():
-            if defined < position and self.root(other) == group:
-                if self.last_read.get(other, -1) > position or (defined == -1 and other not in self.owned):
-                    return False
-        return True
+            if defined < position and other not in self.detached and self.root(other) == group:
+                if defined == -1 and other not in self.owned:
+                    return None
+                if self.last_read.get(other, -1) > position:
+                    if self.producer[other].op != "index":
+                        return None
+                    views.append(other)
+        return views
 
     def marked(self) -> Graph:
         equations = [new for position, equation in enumerate(self.graph.equations) for new in self.visit(position, equation)]
-        return Graph(self.graph.inputs, tuple(equations), self.graph.outputs)
+        copied = [
+            dataclasses.replace(eq, params=eq.params + (("copy", True),)) if eq.op == "index" and eq.output.id in self.detached else eq
+            for eq in equations
+        ]
+        return Graph(self.graph.inputs, tuple(copied), self.graph.outputs)
 
     def visit(self, position: int, equation: Equation) -> list[Equation]:
         before: list[Equation] = []
@@ -111,9 +131,12 @@ class _Scope:
             equation = with_subgraphs(equation, tuple(_Scope(g, frozenset()).marked() for g in _subgraphs(equation)))
         for value in equation.outputs:
             self.defined_at[value.id] = position
+            self.producer[value.id] = equation
         output = equation.outputs[0] if equation.outputs else None
         target = equation.inputs[0] if equation.inputs else None
-        if equation.op == "index_set" and isinstance(target, Value) and target.id in self.owned and self.dead_after(target, position):
+        views = self.still_read(target, position) if equation.op == "index_set" and isinstance(target, Value) and target.id in self.owned else None
+        if views is not None:
+            self.detached.update(views)
             self.owned.add(output.id)  # type: ignore[union-attr]
             self.share(output.id, target.id)  # type: ignore[union-attr]
             return [dataclasses.replace(equation, params=equation.params + (("in_place", True),))]

@@ -1,0 +1,166 @@
+"""Item writes ``H[key] = v`` / ``H[key] += v`` into arrays the function created.
+
+Gradients are checked against central finite differences and hand-derived formulas; the
+emitted code is checked to write in place (no copy of ``H`` per step of an RNN) and the
+backward stack not to hold a copy of ``H`` per step. Refusals (writes into arguments, through
+views, stale views) are in tests/bad_functions.py and tests/test_errors.py.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import gradgen
+from tests import item_write_functions as fn
+from tests.test_numpy_ops import central_differences
+
+rng = np.random.default_rng(11)
+
+
+def _normal(*shape: int) -> np.ndarray:
+    return rng.normal(size=shape)
+
+
+CASES: list[tuple[str, Callable[..., Any], tuple[Any, ...]]] = [
+    ("single-write", fn.single_write, (_normal(3), _normal(3))),
+    ("slice-writes", fn.slice_writes, (_normal(4), _normal(3, 4))),
+    ("column-accumulation", fn.column_accumulation, (_normal(3) + 2.0, _normal(3))),
+    ("rnn-rows", fn.rnn_rows, (_normal(5, 2), 0.5 * _normal(3, 3), _normal(3, 2))),
+    ("rnn-reading-previous-row", fn.rnn_reading_previous_row, (_normal(4, 3), 0.5 * _normal(3, 3))),
+    ("accumulate-in-loop", fn.accumulate_in_loop, (_normal(3), _normal(3))),
+    ("nested-loops", fn.nested_loops, (_normal(3, 4), _normal(3, 4))),
+    ("while-writes", fn.while_writes, (_normal(4), _normal(4))),
+    ("branch-then", fn.branch_writes, (np.array([0.5, 1.5, -0.7, 2.0]), _normal(4))),
+    ("branch-else", fn.branch_writes, (np.array([0.5, -1.5, -0.7, 2.0]), _normal(4))),
+    ("view-read-by-the-backward", fn.view_read_by_the_backward, (_normal(3), _normal(3))),
+    ("helper-makes-the-array", fn.helper_makes_the_array, (_normal(3), _normal(3))),
+    ("tuple-of-targets", fn.tuple_of_targets, (_normal(3), _normal(3))),
+    ("copy-of-argument", fn.copy_of_argument, (_normal(3), _normal(3))),
+]
+IDS = [case_id for case_id, _, _ in CASES]
+
+
+def _wrt(point: tuple[Any, ...]) -> tuple[int, ...]:
+    return tuple(range(len(point)))
+
+
+@pytest.mark.parametrize("optimize", [True, False], ids=["optimized", "unoptimized"])
+@pytest.mark.parametrize("case_id, function, point", CASES, ids=IDS)
+def test_gradients_match_central_differences(case_id: str, function: Callable[..., Any], point: tuple[Any, ...], optimize: bool) -> None:
+    gradients = gradgen.grad(function, wrt=_wrt(point), optimize=optimize)(*point)
+    for index, gradient in enumerate(gradients):
+        expected = central_differences(function, point, index)
+        np.testing.assert_allclose(gradient, expected, rtol=1e-5, atol=1e-6, err_msg=f"{case_id}: d/d argument {index}")
+
+
+@pytest.mark.parametrize("case_id, function, point", CASES, ids=IDS)
+def test_specialized_generic_and_unoptimized_code_agree(case_id: str, function: Callable[..., Any], point: tuple[Any, ...]) -> None:
+    gradient = gradgen.grad(function, wrt=_wrt(point))
+    specialized = gradient(*point)
+    generic = gradient.generic(*point)
+    unoptimized = gradgen.grad(function, wrt=_wrt(point), optimize=False)(*point)
+    for a, b, c in zip(specialized, generic, unoptimized):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("case_id, function, point", CASES, ids=IDS)
+def test_value_and_grad_value_is_the_python_forward(case_id: str, function: Callable[..., Any], point: tuple[Any, ...]) -> None:
+    value, _ = gradgen.value_and_grad(function, wrt=0)(*point)
+    assert value == pytest.approx(function(*point), rel=1e-12)
+
+
+def test_a_write_gets_the_gradient_of_its_slot_and_the_old_value_none():
+    # H[0] = x; H[1:, ::2] = 2 x[1:3]; H[2, 1:] = x[0] (overwrites H[2, 2] = 2 x[2])
+    x, w = _normal(4), _normal(3, 4)
+    gradient = gradgen.grad(fn.slice_writes)(x, w)
+    expected = w[0].copy()
+    expected[0] += w[2, 1] + w[2, 2] + w[2, 3]
+    expected[1] += 2.0 * (w[1, 0] + w[2, 0])
+    expected[2] += 2.0 * w[1, 2]
+    np.testing.assert_allclose(gradient, expected, rtol=1e-12)
+
+
+def test_a_single_write_by_hand():
+    x, w = _normal(3), _normal(3)
+    np.testing.assert_allclose(gradgen.grad(fn.single_write)(x, w), [x[1] * w[1], x[0] * w[1], 0.0], rtol=1e-12)
+
+
+def test_vjp_of_a_written_array_leaves_the_cotangent_alone():
+    x, cotangent = _normal(3), _normal(2, 3)
+    kept = cotangent.copy()
+    gradient = gradgen.vjp(fn.written_output)(x, cotangent)
+    expected = kept[0] + np.array([kept[1, 1] * x[2], 0.0, kept[1, 1] * x[0]])
+    np.testing.assert_allclose(gradient, expected, rtol=1e-12)
+    np.testing.assert_array_equal(cotangent, kept)
+
+
+def _code(source: str) -> list[str]:
+    return [line.strip() for line in source.splitlines() if not line.strip().startswith("#")]
+
+
+def test_the_rnn_writes_its_rows_in_place_forward_and_backward():
+    gradient = gradgen.grad(fn.rnn_rows, wrt=(1, 2))
+    point = (_normal(6, 2), _normal(3, 3), _normal(3, 2))
+    for source in (gradient.source, gradient.source_for(*point)):
+        lines = _code(source)
+        assert "H[t] = h" in lines  # the forward row write, in place
+        assert "grad_H[t] = 0.0" in lines  # its backward: the row's adjoint zeroed in place
+        assert "runtime.index_set" not in source  # no copy of H anywhere
+        assert "stack.append(h)" in lines  # the stack records h only, not H
+
+
+def test_straight_line_writes_are_in_place_where_nothing_reads_the_old_array():
+    lines = _code(gradgen.grad(fn.column_accumulation).source)
+    for written in ("H[:, 1] = ", "H[:, 0] = ", "H[1] = ", "H[2] = ", "grad_H[1] = 0.0", "grad_H[2] = 0.0"):
+        assert any(line.startswith(written) for line in lines), written
+    assert not any("index_set" in line for line in lines)
+
+
+def test_a_view_the_backward_reads_after_a_write_is_made_as_a_copy():
+    # r = H[0:2] is read by the backward of r * r after H[1] = s: writing into H in place would
+    # change it, so r is a copy of its two elements (cheaper than a copy of H at the write)
+    lines = _code(gradgen.grad(fn.view_read_by_the_backward).source)
+    assert "r = H[0:2].copy()" in lines and "H[1] = s" in lines
+
+
+def test_a_row_updated_by_multiplication_keeps_its_old_value_for_the_backward():
+    lines = _code(gradgen.grad(fn.column_accumulation).source)
+    # H[1] *= x[1]: the backward of * reads the old row, so the row is copied, not H
+    copied = [line.split(" = ")[0] for line in lines if line.endswith(" = H[1].copy()")]
+    assert len(copied) == 1
+    assert any(line.startswith("H[1] = ") for line in lines)
+    assert any(copied[0] in line and line.startswith("grad_") for line in lines)  # read by the backward
+
+
+def test_a_loop_that_reads_the_previous_row_records_h_and_copies():
+    # The backward recomputes H[t] from the H of iteration t: H must be recorded, so it is
+    # copied at each write (correct, but memory grows with T * T; see the next test).
+    source = gradgen.grad(fn.rnn_reading_previous_row).source
+    assert "stack.append(H)" in source and "runtime.index_set(H" in source
+
+
+def _peak_bytes(gradient: Callable[..., Any], *args: Any) -> int:
+    gradient(*args)  # compile the specialization first
+    tracemalloc.start()
+    try:
+        gradient(*args)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_the_memory_of_an_rnn_gradient_grows_linearly_with_the_steps():
+    n = 64
+    W, U = 0.1 * _normal(n, n), _normal(n, 2)
+    rows = gradgen.grad(fn.rnn_rows, wrt=1)
+    few, many = (_peak_bytes(rows, _normal(steps, 2), W, U) for steps in (25, 100))
+    assert many / few < 8, f"peak {few} bytes for 25 steps, {many} for 100"  # quadratic: ~16
+    # The same measure sees the copies of a loop that records H (T copies of a T x n array).
+    previous = gradgen.grad(fn.rnn_reading_previous_row, wrt=1)
+    few, many = (_peak_bytes(previous, _normal(steps, n), W) for steps in (25, 100))
+    assert many / few > 10, f"peak {few} bytes for 25 steps, {many} for 100"
