@@ -164,3 +164,10 @@ def test_the_memory_of_an_rnn_gradient_grows_linearly_with_the_steps():
     previous = gradgen.grad(fn.rnn_reading_previous_row, wrt=1)
     few, many = (_peak_bytes(previous, _normal(steps, n), W) for steps in (25, 100))
     assert many / few > 10, f"peak {few} bytes for 25 steps, {many} for 100"
+
+
+def test_sympy_agrees_on_writes_into_created_arrays():
+    # gradgen.check runs the function on symbols: the arrays it creates hold symbols too
+    report = gradgen.check(fn.slice_writes, np.array([0.3, 0.5, 0.7, 0.1]), np.arange(12.0).reshape(3, 4))
+    assert report.ok, str(report)
+    assert gradgen.check(fn.column_accumulation, np.array([2.5, 1.5, 3.0]), np.array([0.2, -0.4, 0.6])).ok
