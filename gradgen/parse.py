@@ -3,7 +3,8 @@
 The accepted subset (anything else raises a located ``GradgenError`` saying what is supported):
 
 * statements: assignment (``a = ...``, ``a, b = ...``, ``a = b = ...``), augmented assignment
-  to a name (``s += x``), annotated assignment, a final ``return``; docstrings, ``pass``,
+  to a name (``s += x``), item writes into arrays the function created (``H[t] = h``,
+  ``H[:, j] += v``: see ``item_writes.py``), annotated assignment, a final ``return``; docstrings, ``pass``,
   ``print(...)`` and ``assert`` are allowed and left out of the graph; ``import`` binds a name;
   ``if``/``elif``/``else`` (returns inside branches included), ``for i in range(...)`` and
   ``while`` become ``cond``, ``loop`` and ``while`` equations (see ``control_flow.py``);
