@@ -364,13 +364,15 @@ class _Emitter(BlockEmission):
         return target
 
     def overwrite(self, equation: Equation, last_use: dict[int, int]) -> str:
-        """An in-place write ``x[key] = v``: its result is ``x`` again, under ``x``'s name, which
-        stays taken while the old ``x`` is still read (for its shape: see passes/in_place.py)."""
+        """An in-place write ``x[key] = v``: its result is ``x`` again, under ``x``'s name. The
+        name's holder (``x``, or the loop variable ``x`` is carried in) keeps it while the result
+        is read, and the old ``x`` too (read for its shape: see passes/in_place.py)."""
         array, result = equation.inputs[0], equation.output
         name = self.value_names[array.id]  # type: ignore[union-attr]
         self.value_names[result.id] = name
-        self.names.holder[name] = result.id
-        last_use[result.id] = max(last_use.get(result.id, -1), last_use.get(array.id, -1))  # type: ignore[union-attr]
+        holder = self.names.holder.get(name)
+        if holder is not None:
+            last_use[holder] = max(last_use.get(holder, -1), last_use.get(result.id, -1), last_use.get(array.id, -1))  # type: ignore[union-attr]
         return name
 
     def in_place_write(self, equation: Equation, reads: list[int]) -> tuple[ast.expr, ast.expr]:

@@ -8,6 +8,7 @@ views, stale views) are in tests/bad_functions.py and tests/test_errors.py.
 
 from __future__ import annotations
 
+import os
 import tracemalloc
 from typing import Any, Callable
 
@@ -171,3 +172,59 @@ def test_sympy_agrees_on_writes_into_created_arrays():
     report = gradgen.check(fn.slice_writes, np.array([0.3, 0.5, 0.7, 0.1]), np.arange(12.0).reshape(3, 4))
     assert report.ok, str(report)
     assert gradgen.check(fn.column_accumulation, np.array([2.5, 1.5, 3.0]), np.array([0.2, -0.4, 0.6])).ok
+
+
+# -- random programs of writes: finite differences and optimize=False as oracles -------------
+
+_KEYS = {  # key -> values that fit its slot (scalars fit every slot)
+    "0": ["x", "x * H[1]"],
+    "-1": ["np.tanh(x)", "H[0] * x[1]"],
+    ":, 1": ["x[:3]", "H[:, 2] * x[0]"],
+    "1:, ::2": ["x[1:3] * x[0]", "H[:2, 1:3]"],
+    "2, 3": [],
+    "1:3, 2": ["x[2:]"],
+}
+_SCALARS = ["x[0]", "np.sin(x[1])", "x[2] * x[3]", "np.sum(x)", "H[0, 1] * x[0]", "1.5"]
+
+
+def _random_statement(choose: np.random.Generator) -> list[str]:
+    key = str(choose.choice(list(_KEYS)))
+    value = str(choose.choice(_KEYS[key] + _SCALARS))
+    kind = choose.integers(6)
+    if kind == 0:
+        return [f"H[{key}] = {value}"]
+    if kind in (1, 2):
+        return [f"H[{key}] {'+=' if kind == 1 else '-='} {value}"]
+    if kind == 3:
+        return [f"H[{key}] *= {value}"]
+    if kind == 4:
+        return ["for i in range(3):", f"    H[i, {choose.integers(4)}] += x[{choose.integers(4)}] * H[i, {choose.integers(4)}]"]
+    return ["if x[0] > 0:", f"    H[{key}] = {value}", "else:", f"    H[{key}] -= {value}"]
+
+
+def _random_program(seed: int) -> str:
+    choose = np.random.default_rng(seed)
+    start = str(choose.choice(["np.zeros((3, 4))", "np.ones((3, 4))", "x * w"]))
+    lines = ["import numpy as np", "", "", "def forward(x, w):", f"    H = {start}"]
+    for _ in range(int(choose.integers(2, 6))):
+        lines += ["    " + line for line in _random_statement(choose)]
+    lines.append("    return np.sum(H * w) + 0.1 * np.sum(H * H)")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("seed", range(int(os.environ.get("GRADGEN_WRITE_PROGRAMS", "40"))))
+def test_random_programs_of_writes(seed: int, tmp_path, monkeypatch) -> None:
+    import importlib
+
+    source = _random_program(seed)
+    (tmp_path / f"writes_{seed}.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    forward = importlib.import_module(f"writes_{seed}").forward
+    point = (rng.uniform(0.5, 1.0, size=4) * np.array([1.0, -1.0, 1.0, 1.0]), rng.normal(size=(3, 4)))
+    gradient = gradgen.grad(forward, wrt=(0, 1))
+    results = (gradient(*point), gradient.generic(*point), gradgen.grad(forward, wrt=(0, 1), optimize=False)(*point))
+    for index in (0, 1):
+        expected = central_differences(forward, point, index)
+        scale = max(1.0, float(np.max(np.abs(expected))))
+        for result in results:
+            np.testing.assert_allclose(result[index], expected, rtol=1e-5, atol=1e-6 * scale, err_msg=source)

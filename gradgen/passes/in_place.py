@@ -202,7 +202,7 @@ def _owning_body(body: Graph, candidates: set[int]) -> tuple[set[int], _Scope, G
     while True:
         scope = _Scope(body, frozenset(body.inputs[1 + k].id for k in candidates))
         marked_body = scope.marked()
-        keep = {k for k in candidates if _ends_owned(scope, body, k, candidates)}
+        keep = {k for k in candidates if _ends_owned(scope, body, k)}
         if keep == candidates:
             return candidates, scope, marked_body
         candidates = keep
@@ -213,14 +213,13 @@ def _written_in_place(scope: _Scope, marked_body: Graph, carried: Value) -> bool
     return any(eq.param("in_place") and scope.root(eq.inputs[0].id) == group for eq in marked_body.equations)  # type: ignore[union-attr]
 
 
-def _ends_owned(scope: _Scope, body: Graph, k: int, candidates: set[int]) -> bool:
+def _ends_owned(scope: _Scope, body: Graph, k: int) -> bool:
     """Whether the body's carried result ``k`` is an array of its own at the end of an iteration."""
     result = body.outputs[k]
     if not isinstance(result, Value) or result.id not in scope.owned:
         return False
     group = scope.root(result.id)
-    for j in candidates:
-        other = body.outputs[j]
+    for j, other in enumerate(body.outputs):  # a carried view of it would see the next writes
         if j != k and isinstance(other, Value) and scope.root(other.id) == group:
             return False
     carried_input = body.inputs[1 + k].id
