@@ -184,13 +184,13 @@ _KEYS = {  # key -> values that fit its slot (scalars fit every slot)
     "2, 3": [],
     "1:3, 2": ["x[2:]"],
 }
-_SCALARS = ["x[0]", "np.sin(x[1])", "x[2] * x[3]", "np.sum(x)", "H[0, 1] * x[0]", "1.5"]
+_SCALARS = ["x[0]", "np.sin(x[1])", "x[2] * x[3]", "np.sum(x)", "H[0, 1] * x[0]", "1.5", "np.sin(np.sum(H[1] * x))", "np.tanh(np.sum(H[:, 1:3] ** 2))"]
 
 
 def _random_statement(choose: np.random.Generator) -> list[str]:
     key = str(choose.choice(list(_KEYS)))
     value = str(choose.choice(_KEYS[key] + _SCALARS))
-    kind = choose.integers(6)
+    kind = choose.integers(8)
     if kind == 0:
         return [f"H[{key}] = {value}"]
     if kind in (1, 2):
@@ -199,6 +199,10 @@ def _random_statement(choose: np.random.Generator) -> list[str]:
         return [f"H[{key}] *= {value}"]
     if kind == 4:
         return ["for i in range(3):", f"    H[i, {choose.integers(4)}] += x[{choose.integers(4)}] * H[i, {choose.integers(4)}]"]
+    if kind == 5:
+        return ["H = np.tanh(H) * x[1]"]
+    if kind == 6:
+        return ["j = 0", "while j < 3:", f"    H[j, j:] *= {choose.choice(_SCALARS)}", "    j = j + 1"]
     return ["if x[0] > 0:", f"    H[{key}] = {value}", "else:", f"    H[{key}] -= {value}"]
 
 
