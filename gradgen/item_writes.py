@@ -67,6 +67,9 @@ class BufferTable:
     of: dict[int, Buffer] = field(default_factory=dict)
     tokens: Iterable[int] = field(default_factory=itertools.count)
     written_on: dict[int, int] = field(default_factory=dict)  # generation -> line of its write
+    # Generations made by ``t += a`` on a name: numpy updates an array in place, which its views
+    # see (an alias u = t is refused apart, at run time: parse.refuse_shared_update).
+    updates: set[int] = field(default_factory=set)
 
     def new(self, generation: int = 0) -> Buffer:
         return Buffer(frozenset({next(self.tokens)}), generation)  # type: ignore[call-overload]
@@ -138,7 +141,12 @@ class ItemWriteLowering:
             buffer = self.buffer_of(atom) if isinstance(atom, Value) else None
             if buffer is None:
                 continue
-            newer = [b for b in map(self.buffer_of, _values(self.env.values())) if b is not None and b.owners & buffer.owners and b.generation > buffer.generation]
+            newer = [
+                b
+                for b in map(self.buffer_of, _values(self.env.values()))
+                if b is not None and b.owners & buffer.owners and b.generation > buffer.generation
+                and (buffer.view or b.generation not in self.buffers.updates)
+            ]
             if newer:
                 generation = min(b.generation for b in newer)
                 line = self.buffers.written_on.get(generation, 0)
@@ -150,6 +158,15 @@ class ItemWriteLowering:
                     f"take a copy where you make it ({node.id} = {made_by}.copy()), or read it before the write",
                 )
         return value
+
+    def update_in_place(self: FunctionLowering, current: Any, result: Any, statement: ast.AugAssign) -> None:
+        """``t += a`` changes an array ``t`` in place: the views taken of it before are stale."""
+        buffer = self.buffer_of(current)
+        if buffer is None or getattr(current, "scalar", True) or not isinstance(result, Value):
+            return
+        generation = self.buffers.next_generation(statement.lineno)
+        self.buffers.updates.add(generation)
+        self.buffers.of[result.id] = Buffer(buffer.owners, generation, buffer.view, buffer.made_by)
 
     def item_write(self: FunctionLowering, target: ast.Subscript, value: Any, statement: ast.stmt, operator: ast.operator | None = None) -> None:
         """``target = value`` (or ``target op= value``) for ``target`` = ``H[key]``: rebind ``H``."""

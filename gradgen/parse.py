@@ -202,6 +202,7 @@ class FunctionLowering(ControlFlowLowering, ItemWriteLowering, ExpressionLowerin
             self.refuse_shared_update(node, current)
             operand = self.expression(node.value)
             self.bind(node.target, self.binary(node.op, current, operand, node), node)
+            self.update_in_place(current, self.env[node.target.id], node)
         elif isinstance(node, ast.AnnAssign):
             if node.value is not None:
                 self.bind(node.target, self.expression(node.value), node)

@@ -608,3 +608,10 @@ def multi_line_expression(x):
     y = (x +
          x % 2.0)  # <- error multi_line_expression at x % 2.0
     return y
+
+
+def stale_view_after_augmented_assignment(x):
+    H = np.zeros(3)
+    head = H[0:2]
+    H += x
+    return np.sum(head * x[:2])  # <- error stale_view_after_augmented_assignment at head *

@@ -154,6 +154,7 @@ CASES = [
     Case("helper_writes_into_its_parameter", UnsupportedSyntaxError, "a helper wrote into the array it received", ("caller's array H", "H = H.copy()")),
     Case("item_write_nested_subscript", UnsupportedSyntaxError, "wrote H[0][1] = x", ("H[i, j] = v",)),
     Case("item_write_into_number", UnsupportedSyntaxError, "wrote an item of a float", ("only arrays",)),
+    Case("stale_view_after_augmented_assignment", UnsupportedSyntaxError, "read a view of an array after H += x changed it", ("numpy would show", "head = H[0:2].copy()")),
     Case("item_write_with_index_list", UnsupportedSyntaxError, "wrote with a list of indices", ("integers",)),
     Case("attribute_assignment", UnsupportedSyntaxError, "set an attribute x.value = ...", ()),
     Case("attribute_augmented_assignment", UnsupportedSyntaxError, "updated an attribute x.value += ...", ()),
