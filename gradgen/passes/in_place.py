@@ -61,7 +61,13 @@ def _content_reads(equation: Equation) -> list[Value]:
 
 def mark_in_place(graph: Graph) -> Graph:
     """``graph`` with ``in_place`` set on the ``index_set`` equations that may overwrite their array."""
+    if not _writes(graph):
+        return graph  # nothing to decide: no cost for the graphs of functions without item writes
     return _Scope(graph, frozenset()).marked()
+
+
+def _writes(graph: Graph) -> bool:
+    return any(eq.op == "index_set" or any(_writes(g) for g in _subgraphs(eq)) for eq in graph.equations)
 
 
 class _Scope:
