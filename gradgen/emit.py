@@ -272,6 +272,8 @@ class _Emitter(BlockEmission):
             return ast.Constant(None)
         if entry[0] == "ellipsis":
             return ast.Constant(...)
+        if entry[0] == "list":
+            return ast.List([self.constant(position) for position in entry[1]], ast.Load())
         bounds = [None if part is None else self.param_value(part, dynamic) for part in entry[1:]]
         if subscript:
             return ast.Slice(*bounds)

@@ -25,7 +25,9 @@ and guarantees, with a located error otherwise:
   Inside a loop that writes into ``H``, views of ``H`` taken before the loop are refused too
   (the second iteration sees the first one's writes).
 
-Index keys are those of reads (see ``indexing.py``): lists of indices are refused.
+Index keys are those of reads (see ``indexing.py``), lists of constant integers included:
+``H[[0, 0]] += v`` is ``H[[0, 0]] = H[[0, 0]] + v``, where numpy keeps the last value written
+to a repeated position (``runtime.written_gradient`` gives the others no gradient).
 """
 
 from __future__ import annotations
@@ -103,6 +105,8 @@ class ItemWriteLowering:
             buffer = self.buffers.new()
         elif equation.op == "copy":  # u = H: the same array under another name
             buffer = self.buffer_of(equation.inputs[0]) or self.buffers.new()
+        elif equation.op == "index" and any(isinstance(e, tuple) and e[0] == "list" for e in equation.param("key")):  # type: ignore[union-attr]
+            buffer = self.buffers.new()  # x[[0, 2]] is a copy
         elif equation.op in VIEW_OPS or equation.op in ("cond", "loop", "while"):
             # a control-flow result not registered by join_buffers may be any of its operands
             sources = equation.inputs[:1] if equation.op in VIEW_OPS else equation.inputs

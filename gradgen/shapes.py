@@ -235,7 +235,7 @@ def _numpy_dtype(dtype: str) -> str:
 def _python_key(key: tuple[Any, ...]) -> tuple[Any, ...]:
     tags = {"newaxis": None, "ellipsis": Ellipsis}
     return tuple(
-        (slice(*entry[1:]) if entry[0] == "slice" else tags[entry[0]]) if isinstance(entry, tuple) else entry
+        (slice(*entry[1:]) if entry[0] == "slice" else list(entry[1]) if entry[0] == "list" else tags[entry[0]]) if isinstance(entry, tuple) else entry
         for entry in key
     )
 

@@ -254,9 +254,9 @@ def item_write_into_number(x):
     return total
 
 
-def item_write_with_index_list(x):
+def item_write_with_index_list(x, n):
     H = np.zeros(3)
-    H[[0, 0]] += x  # <- error item_write_with_index_list at [0, 0]
+    H[[0, n]] += x  # <- error item_write_with_index_list at [0, n]
     return np.sum(H)
 
 
@@ -394,8 +394,8 @@ def membership_test(x, y):
     return x * (x in (1.0, 2.0))  # <- error membership_test at x in
 
 
-def fancy_index(x):
-    return np.sum(x[[0, 2]])  # <- error fancy_index at [0, 2]
+def fancy_index(x, n):
+    return np.sum(x[[0, n]])  # <- error fancy_index at [0, n]
 
 
 def whole_shape(x):

@@ -120,3 +120,11 @@ def written_output(x):
     H[0] = x
     H[1, 1] = x[0] * x[2]
     return H
+
+
+def repeated_positions(x, v):
+    # numpy keeps the last value written to a repeated position: H[0] = H[0] + v[1]
+    H = np.ones((3, 2)) * x[0]
+    H[[0, 0]] += v
+    H[[2, 1, 2], 1] = x[1:4]
+    return np.sum(H * H) + np.sum(x[[0, 0, 3]] * x[[1, 2, 2]])

@@ -41,6 +41,7 @@ CASES: list[tuple[str, Callable[..., Any], tuple[Any, ...]]] = [
     ("helper-makes-the-array", fn.helper_makes_the_array, (_normal(3), _normal(3))),
     ("tuple-of-targets", fn.tuple_of_targets, (_normal(3), _normal(3))),
     ("copy-of-argument", fn.copy_of_argument, (_normal(3), _normal(3))),
+    ("repeated-positions", fn.repeated_positions, (_normal(4), _normal(2, 2))),
 ]
 IDS = [case_id for case_id, _, _ in CASES]
 
@@ -232,3 +233,11 @@ def test_random_programs_of_writes(seed: int, tmp_path, monkeypatch) -> None:
         scale = max(1.0, float(np.max(np.abs(expected))))
         for result in results:
             np.testing.assert_allclose(result[index], expected, rtol=1e-5, atol=1e-6 * scale, err_msg=source)
+
+
+def test_a_repeated_position_keeps_the_last_value_as_numpy_does():
+    # H[[0, 0]] += v is H[0] = H[0] + v[1]: v[0] gets no gradient, v[1] gets dL/dH[0] = 2 H[0]
+    x, v = _normal(4), _normal(2, 2)
+    grad_v = gradgen.grad(fn.repeated_positions, wrt=1)(x, v)
+    final_row = x[0] + v[1]
+    np.testing.assert_allclose(grad_v, [[0.0, 0.0], 2.0 * final_row], rtol=1e-12)
