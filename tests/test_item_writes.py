@@ -184,6 +184,8 @@ _KEYS = {  # key -> values that fit its slot (scalars fit every slot)
     "1:, ::2": ["x[1:3] * x[0]", "H[:2, 1:3]"],
     "2, 3": [],
     "1:3, 2": ["x[2:]"],
+    "[0, 2, 0]": ["x", "H[[1, 1, 2]] * x[0]"],
+    "[2, 0, 2], 1": ["x[:3]"],
 }
 _SCALARS = ["x[0]", "np.sin(x[1])", "x[2] * x[3]", "np.sum(x)", "H[0, 1] * x[0]", "1.5", "np.sin(np.sum(H[1] * x))", "np.tanh(np.sum(H[:, 1:3] ** 2))"]
 
