@@ -10,6 +10,11 @@ uses. Backward statements carry a comment naming the source line they differenti
 
 Branches and loops become Python ``if`` and ``for`` statements (see ``emit_blocks.py``); names
 are chosen over all statements in textual order, nested blocks included.
+
+Item writes: an ``index_set`` that ``passes/in_place.py`` marks ``in_place`` is the statement
+``x[key] = v`` and its result keeps ``x``'s name; any other is ``runtime.index_set`` (a copy). A
+value read before such a write is never inlined past it, and a view it marks ``copy`` is
+``x[key].copy()``.
 """
 
 from __future__ import annotations
