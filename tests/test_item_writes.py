@@ -243,3 +243,12 @@ def test_a_repeated_position_keeps_the_last_value_as_numpy_does():
     grad_v = gradgen.grad(fn.repeated_positions, wrt=1)(x, v)
     final_row = x[0] + v[1]
     np.testing.assert_allclose(grad_v, [[0.0, 0.0], 2.0 * final_row], rtol=1e-12)
+
+
+@pytest.mark.parametrize("case_id, function, point", CASES, ids=IDS)
+def test_the_in_place_marking_keeps_the_graph_valid(case_id: str, function: Callable[..., Any], point: tuple[Any, ...]) -> None:
+    from gradgen.ir import verify
+    from gradgen.passes.in_place import mark_in_place
+
+    gradient = gradgen.grad(function, wrt=_wrt(point))
+    verify(mark_in_place(gradient.graph))
