@@ -52,6 +52,8 @@ SIGNATURES: dict[str, Signature] = {
     "concatenate": Signature(1, (("axis", 0),), spread=True),
     "stack": Signature(1, (("axis", 0),), spread=True),
     "unindex": Signature(3, (("key", REQUIRED),), spread=True),
+    "index_set": Signature(3, (("key", REQUIRED),), spread=True),
+    "written_gradient": Signature(3, (("key", REQUIRED),), spread=True),
     "unconcatenate": Signature(2, (("axis", REQUIRED), ("index", REQUIRED)), spread=True),
     "einsum_vjp": Signature(2, (("subscripts", REQUIRED), ("index", REQUIRED)), spread=True),
     "einsum": Signature(None, (("subscripts", REQUIRED),)),

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable, NoReturn
 from gradgen.builder import GraphBuilder, is_scalar
 from gradgen.errors import GradgenError, SourceLocation, UnknownNameError, UnsupportedSyntaxError
 from gradgen.ir import Atom, Constant, Equation, Graph, Value
+from gradgen.item_writes import written_names
 from gradgen.loops import visible_name
 from gradgen.lowering import PythonObject
 
@@ -67,6 +68,10 @@ class ControlFlowLowering:
 
         def lower_returning(self, body: list[ast.stmt]) -> tuple[Any, ast.AST]: ...
 
+        def join_buffers(self, value: Value, sources: tuple[Any, ...], written: bool, line: int) -> None: ...
+
+        def refuse_stale_loop_carry(self, name: str, output: Any, node: ast.AST) -> None: ...
+
     # -- the three forms ----------------------------------------------------------------------
 
     def if_statement(self, node: ast.If) -> None:
@@ -95,8 +100,9 @@ class ControlFlowLowering:
             else:
                 merged.append((name, self.branch_atom(first, name, node), self.branch_atom(second, name, node)))
         outputs = self.cond(predicate, then, orelse, [(n, a, b) for n, a, b in merged], node)
-        for (name, _, _), value in zip(merged, outputs):
+        for (name, first, second), value in zip(merged, outputs):
             self.env[name] = value
+            self.join_buffers(value, (first, second), False, node.lineno)
 
     def range_loop(self, node: ast.For) -> None:
         """``for i in range(...)``: one loop equation carrying the names the body assigns.
@@ -124,7 +130,7 @@ class ControlFlowLowering:
         graph = Graph((index, *inputs, *invariants), tuple(body.builder.equations), outputs)
         results = tuple(self.builder.new_value(visible_name(n), scalar[n]) for n in carried)
         self.builder.append(Equation("loop", (*bounds, *initial, *invariants), results, (("body", graph),), self.location(node), True))
-        self.env.update(zip(carried, results))
+        self.carry_buffers(node, carried, initial, outputs, results)
 
     def range_bounds(self, node: ast.expr) -> tuple[Atom, Atom, Atom]:
         callee = self.expression(node.func) if isinstance(node, ast.Call) else None
@@ -155,7 +161,7 @@ class ControlFlowLowering:
         scalar = {n: is_scalar(a) for n, a in zip(carried, initial)}
         while True:
             test_inputs: list[Value] = []
-            test = self.in_branch(lambda: self.loop_test(node.test, carried, scalar, test_inputs))
+            test = self.in_branch(lambda: self.loop_test(node.test, carried, scalar, test_inputs, written_names(node.body)))
             if isinstance(test.result, bool):
                 if test.result:
                     self.fail(UnsupportedSyntaxError, node.test, "this while loop never ends", "loop on a condition the body changes, or leave the loop with 'break'")
@@ -186,12 +192,22 @@ class ControlFlowLowering:
         count = self.builder.new_value("iterations", scalar=True)
         params = (("test", test_graph), ("body", body_graph))
         self.builder.append(Equation("while", (*initial, *invariants), (*results, count), params, self.location(node), True))
-        self.env.update(zip(carried, results))
+        self.carry_buffers(node, carried, initial, outputs, results)
 
-    def loop_test(self, test: ast.expr, carried: list[str], scalar: dict[str, bool], inputs: list[Value]) -> bool | Atom:
+    def carry_buffers(self, node: ast.For | ast.While, carried: list[str], initial: tuple[Atom, ...], outputs: tuple[Atom, ...], results: tuple[Value, ...]) -> None:
+        """Bind the loop's results; an array it writes into must stay the loop's own (item_writes.py)."""
+        written = written_names(node.body)
+        for name, first, last, result in zip(carried, initial, outputs, results):
+            if name in written:
+                self.refuse_stale_loop_carry(name, last, node)
+            self.env[name] = result
+            self.join_buffers(result, (first, last), name in written, node.lineno)
+
+    def loop_test(self, test: ast.expr, carried: list[str], scalar: dict[str, bool], inputs: list[Value], written: set[str]) -> bool | Atom:
         for name in carried:
             value = self.builder.new_value(visible_name(name), scalar[name])
             inputs.append(value)
+            self.join_buffers(value, (self.env[name],), name in written, test.lineno)
             self.env[name] = value
         return self.condition(test)
 
@@ -209,6 +225,7 @@ class ControlFlowLowering:
             for name in carried:
                 value = self.builder.new_value(visible_name(name), scalar[name])
                 inputs.append(value)
+                self.join_buffers(value, (self.env[name],), name in written_names(statements), statements[0].lineno)
                 self.env[name] = value
             if target is not None:
                 self.env[target] = index
@@ -339,6 +356,8 @@ def _assigned_in(statements: list[ast.stmt]) -> list[str]:
         for node in ast.walk(statement):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 names.setdefault(node.id)
+            elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and isinstance(node.value, ast.Name):
+                names.setdefault(node.value.id)  # H[t] = h writes a new version of H
     return list(names)
 
 

@@ -12,6 +12,11 @@ Branches and loops become Python ``if`` and ``for`` statements (see ``emit_block
 are chosen over all statements in textual order, nested blocks included. An equation that
 writes into an existing array (``out=``, from ``passes/buffers.py``) is spelled with ``out=``
 or as ``a += b`` (see ``emit_in_place.py``), and is never inlined, nor moved across.
+
+Item writes: an ``index_set`` that ``passes/in_place.py`` marks ``in_place`` is the statement
+``x[key] = v`` and its result keeps ``x``'s name; any other is ``runtime.index_set`` (a copy). A
+value read before such a write is never inlined past it, and a view it marks ``copy`` is
+``x[key].copy()``.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from gradgen.ir import (
     uses,
 )
 from gradgen.ops import ATTRIBUTE, DYNAMIC, METHOD, OPS, UFUNCS, Call, Identity, Operator, Subscript
+from gradgen.passes.in_place import mark_in_place, overwritten, read_after_overwrite
 
 Layout = Union[int, tuple["Layout", ...]]
 
@@ -156,6 +162,9 @@ class _Emitter(BlockEmission):
         }
         # An array written in place is named where it is written (``out=t0``).
         checked |= {eq.inputs[eq.param("out")].id for eq in graph.equations if eq.param("out") is not None}  # type: ignore[union-attr, index]
+        # An array written in place is a name, and so is the write (a statement, not an expression).
+        written = overwritten(graph)
+        checked |= written | {eq.output.id for eq in graph.equations if eq.param("in_place")}
         for equation in graph.equations:
             if OPS[equation.op].family == "control":
                 continue
@@ -171,7 +180,7 @@ class _Emitter(BlockEmission):
                 and depth[value.id] <= _MAX_INLINE_DEPTH
             ):
                 inlined.add(value.id)
-        return not_across_writes(graph, inlined)
+        return not_across_writes(graph, inlined - read_after_overwrite(graph, inlined, written))
 
     # -- expressions ----------------------------------------------------------------------------
 
@@ -228,7 +237,10 @@ class _Emitter(BlockEmission):
         if isinstance(spelling, Subscript):
             dynamic = iter(args[1:])
             entries = [self.key_entry(entry, dynamic, subscript=True) for entry in equation.param("key")]  # type: ignore[union-attr]
-            return ast.Subscript(args[0], entries[0] if len(entries) == 1 else ast.Tuple(entries, ast.Load()), ast.Load())
+            subscript = ast.Subscript(args[0], entries[0] if len(entries) == 1 else ast.Tuple(entries, ast.Load()), ast.Load())
+            if equation.param("copy"):  # a view kept apart from an array written in place
+                return ast.Call(ast.Attribute(subscript, "copy", ast.Load()), [], [])
+            return subscript
         if isinstance(spelling, Call):
             return self.call_expression(spelling, equation, args)
         raise AssertionError(f"no spelling for op {equation.op!r}")
@@ -246,7 +258,7 @@ class _Emitter(BlockEmission):
         keywords = [
             ast.keyword(name, self.key_expression(value, dynamic) if name == "key" else self.param_value(value, dynamic))
             for name, value in equation.params
-            if name not in ("lib", *spelling.leading, *spelling.positional) and value is not None and not (name == "keepdims" and value is False)
+            if name not in ("lib", "in_place", *spelling.leading, *spelling.positional) and value is not None and not (name == "keepdims" and value is False)
         ]
         if spelling.packed:
             operands = [ast.Tuple(operands, ast.Load())]
@@ -277,6 +289,8 @@ class _Emitter(BlockEmission):
             return ast.Constant(None)
         if entry[0] == "ellipsis":
             return ast.Constant(...)
+        if entry[0] == "list":
+            return ast.List([self.constant(position) for position in entry[1]], ast.Load())
         bounds = [None if part is None else self.param_value(part, dynamic) for part in entry[1:]]
         if subscript:
             return ast.Slice(*bounds)
@@ -319,7 +333,9 @@ class _Emitter(BlockEmission):
 
         parameters = {v.name: v.id for v in self.graph.inputs}
         for position, (item, _) in enumerate(events):
-            if isinstance(item, _Statement):
+            if isinstance(item, _Statement) and item.stored is not None:
+                item.target = self.overwrite(item.equation, last_use)
+            elif isinstance(item, _Statement):
                 item.target = self.target(item.equation.output, position, last_use, parameters, required=False)
             elif isinstance(item, _IfEnd):
                 item.conditional.targets = [self.target(v, position, last_use, parameters, required=True) for v in item.conditional.equation.outputs]  # type: ignore[misc]
@@ -380,6 +396,26 @@ class _Emitter(BlockEmission):
 
     def assignment(self, target: str, equation: Equation, expression: ast.expr) -> ast.stmt:
         return assignment(target, equation, expression)
+
+    def overwrite(self, equation: Equation, last_use: dict[int, int]) -> str:
+        """An in-place write ``x[key] = v``: its result is ``x`` again, under ``x``'s name. The
+        name's holder (``x``, or the loop variable ``x`` is carried in) keeps it while the result
+        is read, and the old ``x`` too (read for its shape: see passes/in_place.py)."""
+        array, result = equation.inputs[0], equation.output
+        name = self.value_names[array.id]  # type: ignore[union-attr]
+        self.value_names[result.id] = name
+        holder = self.names.holder.get(name)
+        if holder is not None:
+            last_use[holder] = max(last_use.get(holder, -1), last_use.get(result.id, -1), last_use.get(array.id, -1))  # type: ignore[union-attr]
+        return name
+
+    def in_place_write(self, equation: Equation, reads: list[int]) -> tuple[ast.expr, ast.expr]:
+        """The target ``x[key]`` and the value of an ``index_set`` emitted in place."""
+        array, value, *positions = (self.expression(a, reads) for a in equation.inputs)
+        dynamic = iter(positions)
+        entries = [self.key_entry(entry, dynamic, subscript=True) for entry in equation.param("key")]  # type: ignore[union-attr]
+        key = entries[0] if len(entries) == 1 else ast.Tuple(entries, ast.Load())
+        return ast.Subscript(array, key, ast.Store()), value
 
     def comments_before(self, equation: Equation) -> list[ast.stmt]:
         """The backward's header, and the source line of each backward statement, where it changes."""
@@ -477,7 +513,7 @@ def emit_source(
     names), the function first hands any call where one of them is not a Python float to
     ``__gradgen_fallback``, which the caller binds.
     """
-    emitter = _Emitter(_unique_ids(graph), signature, layout, name, fresh_outputs, guard)
+    emitter = _Emitter(_unique_ids(mark_in_place(graph)), signature, layout, name, fresh_outputs, guard)
     module = emitter.function(name, layout)
     text = ast.unparse(module)  # unparsing reads no line numbers: none need filling in
     comments = emitter.comments

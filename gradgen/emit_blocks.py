@@ -39,6 +39,7 @@ class _Statement:
     expression: ast.expr
     reads: list[int]
     target: str | None = None
+    stored: ast.expr | None = None  # an in-place write: ``expression[...] = stored``
 
 
 @dataclass
@@ -125,6 +126,8 @@ class BlockEmission:
 
         def equation_expression(self, equation: Equation, reads: list[int]) -> ast.expr: ...
 
+        def in_place_write(self, equation: Equation, reads: list[int]) -> tuple[ast.expr, ast.expr]: ...
+
         def target(self, value: Value, position: int, last_use: dict[int, int], parameters: dict[str, int], *, required: bool) -> str | None: ...
 
         def comments_before(self, equation: Equation) -> list[ast.stmt]: ...
@@ -149,6 +152,9 @@ class BlockEmission:
                 items.append(conditional)
             elif equation.op in ("loop", "while"):
                 items.append(self.loop(equation))
+            elif equation.param("in_place"):
+                target, value = self.in_place_write(equation, reads)
+                items.append(_Statement(equation, target, reads, stored=value))
             elif equation.output.id not in self.inlined:
                 items.append(_Statement(equation, self.equation_expression(equation, reads), reads))
         return items
@@ -222,7 +228,9 @@ class BlockEmission:
                 body += self.loop_statements(item)
                 continue
             if isinstance(item, _Statement):
-                if item.target is None:
+                if item.stored is not None:
+                    body.append(ast.Assign([item.expression], item.stored, lineno=0))
+                elif item.target is None:
                     body.append(ast.Expr(item.expression))  # computed for its errors only
                 else:
                     body.append(self.assignment(item.target, item.equation, item.expression))

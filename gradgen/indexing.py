@@ -5,11 +5,13 @@ The index becomes the ``key`` param, a tuple with one entry per position:
 * an int ``n``;
 * ``("slice", start, stop, step)``, each an int, ``None``, or ``DYNAMIC``;
 * ``("newaxis",)`` for ``None``/``np.newaxis``, ``("ellipsis",)`` for ``...``;
+* ``("list", (0, 2, 0))`` for a list of constant integers (numpy's "fancy" indexing: a copy,
+  and a position may repeat);
 * ``DYNAMIC``: a run-time value (a parameter ``i``, ``len(x) - 1``), passed as an input.
 
 Run-time values are the inputs after ``x``, in the order their markers appear. The backward
-scatters the gradient into zeros shaped like ``x`` (``runtime.unindex``). Lists and tuples of
-indices (numpy's "fancy" indexing) are refused; ``x.shape[i]`` is ``np.size(x, i)``; a
+scatters the gradient into zeros shaped like ``x`` (``runtime.unindex``), adding up repeated
+positions. Other lists, tuples and arrays of indices are refused; ``x.shape[i]`` is ``np.size(x, i)``; a
 constant index into a Python tuple picks the element at compile time.
 """
 
@@ -26,8 +28,8 @@ if TYPE_CHECKING:
     from gradgen.lowering import ExpressionLowering
 
 _FANCY_HINT = (
-    "supported indices: integers (also run-time ones), slices with steps, None/np.newaxis and "
-    "...; select with np.where, or index one position at a time"
+    "supported indices: integers (also run-time ones), slices with steps, None/np.newaxis, ... "
+    "and lists of constant integers (x[[0, 2]]); select with np.where, or index one position at a time"
 )
 
 
@@ -41,11 +43,18 @@ def lower_subscript(lowering: ExpressionLowering, node: ast.Subscript) -> Any:
     base = lowering.expression(target)
     if isinstance(base, tuple):
         return _tuple_item(lowering, base, node)
+    key, dynamic = lower_key(lowering, node)
+    inputs = (lowering.atom(base, target), *dynamic)
+    return lowering.builder.add("index", inputs, (("key", key),), lowering.location(node))
+
+
+def lower_key(lowering: ExpressionLowering, node: ast.Subscript) -> tuple[tuple[Hashable, ...], tuple[Value, ...]]:
+    """The ``key`` param of ``node``'s index and the run-time values filling its DYNAMIC markers
+    (shared by reads ``x[key]`` and writes ``x[key] = v``, see ``item_writes.py``)."""
     entries = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
     dynamic: list[Value] = []
     key = tuple(_entry(lowering, entry, dynamic) for entry in entries)
-    inputs = (lowering.atom(base, target), *dynamic)
-    return lowering.builder.add("index", inputs, (("key", key),), lowering.location(node))
+    return key, tuple(dynamic)
 
 
 def _shape_entry(lowering: ExpressionLowering, array: Value, node: ast.Subscript) -> Value:
@@ -72,8 +81,12 @@ def _entry(lowering: ExpressionLowering, node: ast.expr, dynamic: list[Value]) -
         return ("slice", *(_bound(lowering, part, dynamic) for part in (node.lower, node.upper, node.step)))
     if isinstance(node, ast.Constant) and node.value is Ellipsis:
         return ("ellipsis",)
+    if isinstance(node, ast.List) and node.elts:
+        positions = [lowering.expression(element) for element in node.elts]
+        if all(_is_int(position) for position in positions):
+            return ("list", tuple(position.value for position in positions))
     if isinstance(node, (ast.List, ast.Tuple, ast.ListComp)):
-        lowering.fail(UnsupportedSyntaxError, node, "indexing with a list of indices is not supported", _FANCY_HINT)
+        lowering.fail(UnsupportedSyntaxError, node, "indexing with this list of indices is not supported", _FANCY_HINT)
     value = lowering.expression(node)
     if _is_none(value):
         return ("newaxis",)

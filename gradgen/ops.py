@@ -252,6 +252,10 @@ _OP_LIST: list[OpSpec] = [
     ),
     # Shape ops: every one of them moves elements without changing them. Indexing is x[key].
     OpSpec("index", None, "array", "index", Subscript()),
+    # ``H[key] = value`` as a value: a copy of H with value written at key (see item_writes.py);
+    # (H, value, *positions). The emitter writes into H itself where nothing reads H's old
+    # contents afterwards (passes/in_place.py); its generic spelling copies.
+    OpSpec("index_set", None, "like_first", "index_set", _runtime("index_set", dynamic_from=2)),
     OpSpec("reshape", None, "shape", "reshape", _numpy_with("reshape", method=True, positional=("shape",), dynamic_from=1)),
     OpSpec("ravel", 1, "array", "reshape", _numpy_or_method("ravel")),
     OpSpec("flatten", 1, "array", "reshape", Call((("method", (METHOD, "flatten")),))),
@@ -260,6 +264,8 @@ _OP_LIST: list[OpSpec] = [
     OpSpec("broadcast_to", 1, "shape", "broadcast_to", _numpy_with("broadcast_to", positional=("shape",))),
     OpSpec("concatenate", None, "array", "concatenate", _numpy_with("concatenate", packed=True)),
     OpSpec("stack", None, "array", "stack", _numpy_with("stack", packed=True)),
+    # x.copy(), np.copy(x): a new array with x's elements (a name alias u = x is "copy").
+    OpSpec("array_copy", 1, "like_first", "copy", _numpy_or_method("copy")),
     OpSpec("astype", 1, "like_first", "copy", Call((("method", (METHOD, "astype")), ("numpy", ("runtime", "astype"))), positional=("dtype",))),
     # Values that carry no gradient: sizes, new arrays, integer casts. Sizes may be run-time
     # values (x.shape[0] is np.size(x, 0)); shapes may hold them (np.zeros((n, 3))).
@@ -285,6 +291,8 @@ _OP_LIST: list[OpSpec] = [
     OpSpec("reshape_like", 2, "like_last", None, _runtime("reshape_like")),
     OpSpec("unindex", None, "like_first", None, _runtime("unindex", dynamic_from=2)),  # (x, grad, *positions)
     OpSpec("unconcatenate", None, "array", None, _runtime("unconcatenate")),
+    # The adjoint of the value an index_set wrote: (value, grad, *positions), a fresh array.
+    OpSpec("written_gradient", None, "like_first", None, _runtime("written_gradient", dynamic_from=2)),
     OpSpec("take", 1, "array", None, _numpy_with("take", positional=("index",))),
     OpSpec("prod_others", 1, "like_first", None, _runtime("prod_others")),
     OpSpec("inner_vjp_left", 3, "linear", None, _runtime("inner_vjp_left")),
@@ -429,6 +437,7 @@ NUMPY_FUNCTIONS: dict[object, str] = {
     np.eye: "eye",
     np.arange: "arange",
     np.full_like: "full_like",
+    np.copy: "array_copy",
 }
 
 # numpy functions that are an op with some params fixed: (op, params).
@@ -447,8 +456,11 @@ BUILTIN_FUNCTIONS: dict[object, str] = {
 }
 
 METHODS: dict[str, str] = {
-    name: name
-    for name in ("dot", "sum", "mean", "max", "min", "prod", "transpose", "reshape", "ravel", "flatten", "squeeze", "trace", "astype")
+    **{
+        name: name
+        for name in ("dot", "sum", "mean", "max", "min", "prod", "transpose", "reshape", "ravel", "flatten", "squeeze", "trace", "astype")
+    },
+    "copy": "array_copy",
 }
 METHODS_HINT = "x." + "() x.".join(METHODS) + "()"
 
@@ -463,7 +475,7 @@ SUPPORTED_FUNCTIONS_HINT = (
     "acos atan atan2 pow fabs; numpy's elementwise functions of those names (arcsin, arctan2...), "
     "square clip where abs sign maximum minimum and comparisons, sum mean max min prod "
     "linalg.norm, dot matmul inner outer einsum trace transpose, reshape ravel squeeze "
-    "expand_dims broadcast_to concatenate stack, zeros ones full eye arange zeros_like "
+    "expand_dims broadcast_to concatenate stack copy, zeros ones full eye arange zeros_like "
     "ones_like full_like size ndim, float32/float64 casts; builtins abs min max float len; "
     "methods " + METHODS_HINT + "; x.T, x[...]; and plain Python functions with source, which are inlined"
 )

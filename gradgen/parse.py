@@ -3,7 +3,8 @@
 The accepted subset (anything else raises a located ``GradgenError`` saying what is supported):
 
 * statements: assignment (``a = ...``, ``a, b = ...``, ``a = b = ...``), augmented assignment
-  to a name (``s += x``), annotated assignment, a final ``return``; docstrings, ``pass``,
+  to a name (``s += x``), item writes into arrays the function created (``H[t] = h``,
+  ``H[:, j] += v``: see ``item_writes.py``), annotated assignment, a final ``return``; docstrings, ``pass``,
   ``print(...)`` and ``assert`` are allowed and left out of the graph; ``import`` binds a name;
   ``if``/``elif``/``else`` (returns inside branches included), ``for i in range(...)`` and
   ``while`` become ``cond``, ``loop`` and ``while`` equations (see ``control_flow.py``);
@@ -44,6 +45,7 @@ from gradgen.errors import (
     UnsupportedSyntaxError,
 )
 from gradgen.ir import Constant, Graph, Value
+from gradgen.item_writes import BufferTable, ItemWriteLowering
 from gradgen.loops import LoopLowering, visible_name
 from gradgen.lowering import ExpressionLowering, PythonObject
 from gradgen.source import FunctionSource, read_function
@@ -105,7 +107,7 @@ def parse_function(function: object, *, hash_cons: bool = False) -> ParsedFuncti
     )
 
 
-class FunctionLowering(LoopLowering, ControlFlowLowering, ExpressionLowering):
+class FunctionLowering(LoopLowering, ControlFlowLowering, ItemWriteLowering, ExpressionLowering):
     """Lowers one function body (the user's function or an inlined helper) into the builder."""
 
     def __init__(
@@ -123,6 +125,8 @@ class FunctionLowering(LoopLowering, ControlFlowLowering, ExpressionLowering):
         # As in Python, a name assigned anywhere in the function is local everywhere in it.
         self.local_names = _assigned_names(source.tree)
         self.aliases: dict[str, set[str]] = {}
+        self.buffers = BufferTable()
+        self.caller_owners: dict[object, str] = {}
 
     # -- errors -----------------------------------------------------------------------------
 
@@ -144,6 +148,7 @@ class FunctionLowering(LoopLowering, ControlFlowLowering, ExpressionLowering):
         for argument in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]:
             value = self.builder.new_value(argument.arg, scalar=_annotated_scalar(argument))
             self.env[argument.arg] = value
+            self.register_caller_value(value, argument.arg)
             inputs.append(value)
         return tuple(inputs)
 
@@ -192,12 +197,16 @@ class FunctionLowering(LoopLowering, ControlFlowLowering, ExpressionLowering):
                 self.bind(target, value, node)
             self.record_aliases(node)
         elif isinstance(node, ast.AugAssign):
+            if isinstance(node.target, ast.Subscript):
+                self.item_write(node.target, self.expression(node.value), node, node.op)
+                return
             if not isinstance(node.target, ast.Name):
                 self.refuse_target(node.target)
             current = self.expression(ast.Name(node.target.id, ast.Load(), **_position(node.target)))
             self.refuse_shared_update(node, current)
             operand = self.expression(node.value)
             self.bind(node.target, self.binary(node.op, current, operand, node), node)
+            self.update_in_place(current, self.env[node.target.id], node)
         elif isinstance(node, ast.AnnAssign):
             if node.value is not None:
                 self.bind(node.target, self.expression(node.value), node)
@@ -264,6 +273,7 @@ class FunctionLowering(LoopLowering, ControlFlowLowering, ExpressionLowering):
                 self.aliases.get(other, set()).discard(target.id)
             if isinstance(value, (Value, Constant)):
                 value = self.builder.name(value, visible_name(target.id), self.location(statement))
+                self.name_buffer(value, statement)
             self.env[target.id] = value
         elif isinstance(target, (ast.Tuple, ast.List)):
             if not isinstance(value, tuple) or len(value) != len(target.elts):
@@ -276,17 +286,12 @@ class FunctionLowering(LoopLowering, ControlFlowLowering, ExpressionLowering):
                 )
             for element, item in zip(target.elts, value):
                 self.bind(element, item, statement)
+        elif isinstance(target, ast.Subscript):
+            self.item_write(target, value, statement)
         else:
             self.refuse_target(target)
 
     def refuse_target(self, target: ast.expr) -> NoReturn:
-        if isinstance(target, ast.Subscript):
-            self.fail(
-                UnsupportedSyntaxError,
-                target,
-                "in-place item assignment is not supported",
-                "build a new value instead (x = x + ...); writes into arrays come in a later version",
-            )
         if isinstance(target, ast.Attribute):
             self.fail(UnsupportedSyntaxError, target, "assignment to an attribute is not supported", "assign to a plain name instead")
         self.fail(
@@ -318,7 +323,7 @@ class FunctionLowering(LoopLowering, ControlFlowLowering, ExpressionLowering):
 
     def name(self, node: ast.Name) -> Any:
         if node.id in self.env:
-            return self.check_bound(self.env[node.id], node)
+            return self.check_current(self.check_bound(self.env[node.id], node), node)
         if node.id in self.local_names:
             self.fail(
                 UnknownNameError,
@@ -390,8 +395,10 @@ class FunctionLowering(LoopLowering, ControlFlowLowering, ExpressionLowering):
             raise type(error)(error.message, self.source.location(node), error.hint) from None
         helper = FunctionLowering(helper_source, self.builder, self.call_stack, self.location(node))
         helper.check_parameters("helpers are inlined: declare each parameter by name")
+        helper.buffers, helper.caller_owners = self.buffers, dict(self.caller_owners)
         for name, value in bound.arguments.items():
             helper.env[name] = value if not _is_python_value(value) else helper.from_python(value, node)
+            helper.register_caller_value(helper.env[name], name)
         result, _ = helper.lower_body()
         return result
 

@@ -101,15 +101,17 @@ def instantiate(
     rule = load_rules()[spec.rule]
     lowering = _TemplateLowering(rule, equation, adjoint, builder)
     fixed = len(rule.inputs)
-    gradients: list[Atom | None] = []
-    for position, want in enumerate(wanted):
-        if not want:
-            gradients.append(None)
-        elif position < fixed:
-            gradients.append(lowering.gradient(rule.inputs[position]))
-        else:  # one instantiation per input of a variadic op: its locals depend on i
+    gradients: list[Atom | None] = [None] * len(wanted)
+    # In the order the template assigns them: a rule may need one read before another reuses
+    # an array (index_set reads grad_z[key] before zeroing it, possibly in place).
+    order = list(rule.assignments)
+    for position in sorted(range(min(fixed, len(wanted))), key=lambda p: order.index(f"grad_{rule.inputs[p]}")):
+        if wanted[position]:
+            gradients[position] = lowering.gradient(rule.inputs[position])
+    for position in range(fixed, len(wanted)):  # one instantiation per input of a variadic op: its locals depend on i
+        if wanted[position]:
             assert rule.variadic is not None
-            gradients.append(_TemplateLowering(rule, equation, adjoint, builder, position - fixed).gradient(rule.variadic))
+            gradients[position] = _TemplateLowering(rule, equation, adjoint, builder, position - fixed).gradient(rule.variadic)
     return tuple(gradients)
 
 

@@ -158,11 +158,41 @@ def unindex(like, gradient, key):
     """The adjoint of ``like[key]``: zeros shaped like ``like`` with ``gradient`` added at ``key``
     (np.add.at where an index array may repeat a position)."""
     result = np.zeros(np.shape(like), dtype=np.result_type(like, gradient, 1.0))
-    if any(isinstance(entry, np.ndarray) and entry.ndim > 0 for entry in key):
+    if _fancy(key):
         np.add.at(result, key, gradient)
     else:  # basic indexing selects each element at most once
         result[key] = gradient
     return result
+
+
+def _fancy(key) -> bool:
+    """Whether an index key holds a list or array of positions, which may repeat one."""
+    return any(isinstance(entry, list) or (isinstance(entry, np.ndarray) and entry.ndim > 0) for entry in key)
+
+
+def index_set(array, value, key):
+    """``array`` with ``value`` written at ``key``, as a new array (``array`` is unchanged):
+    the functional form of ``array[key] = value``, with numpy's casting and broadcasting."""
+    result = np.array(array, copy=True)
+    result[key] = value
+    return result
+
+
+def written_gradient(like, gradient, key):
+    """The adjoint of the value ``index_set`` wrote at ``key``: ``gradient[key]`` summed back
+    to ``like``'s shape (a scalar written into a slice gets the slice's sum). Always a new
+    array, so that zeroing ``gradient[key]`` afterwards, in place, cannot change it."""
+    selected = gradient[key]
+    if _fancy(key):
+        # A position written twice (H[[0, 0]] = v) keeps the last value: the others get no gradient.
+        targets = np.arange(np.size(gradient)).reshape(np.shape(gradient))[key].ravel()
+        _, last_from_end = np.unique(targets[::-1], return_index=True)
+        kept = np.zeros(targets.size, dtype=bool)
+        kept[targets.size - 1 - last_from_end] = True
+        selected = selected * kept.reshape(np.shape(selected))
+    if np.ndim(like) == 0:
+        return float(np.sum(selected)) if isinstance(like, (int, float)) else np.sum(selected)
+    return np.array(unbroadcast(selected, like), copy=True)
 
 
 def unconcatenate(gradient, *parts, axis, index):

@@ -199,7 +199,7 @@ def _numpy_dtype(dtype: str) -> str:
 def _python_key(key: tuple[Any, ...]) -> tuple[Any, ...]:
     tags = {"newaxis": None, "ellipsis": Ellipsis}
     return tuple(
-        (slice(*entry[1:]) if entry[0] == "slice" else tags[entry[0]]) if isinstance(entry, tuple) else entry
+        (slice(*entry[1:]) if entry[0] == "slice" else list(entry[1]) if entry[0] == "list" else tags[entry[0]]) if isinstance(entry, tuple) else entry
         for entry in key
     )
 
@@ -299,6 +299,10 @@ def _backward_helpers(equation: Equation, shapes: list[Shape], dtypes: list[str]
     if op == "reshape_like":
         return shapes[1], dtypes[0]
     if op == "unindex":
+        return shapes[0], _promote([dtypes[0], dtypes[1]], floating=True)
+    if op in ("index_set", "array_copy"):
+        return shapes[0], dtypes[0]  # numpy casts the value into the array's dtype
+    if op == "written_gradient":
         return shapes[0], _promote([dtypes[0], dtypes[1]], floating=True)
     if op == "unconcatenate":
         return shapes[1 + equation.param("index")], dtypes[0]  # type: ignore[operator]

@@ -204,9 +204,20 @@ _STRUCTURAL_NAMES = (
 )  # fmt: skip
 
 
+_CONSTRUCTORS = ("zeros", "ones", "full", "eye", "zeros_like", "ones_like", "full_like", "empty")
+
+
 def structural_members() -> dict[str, Any]:
-    """numpy's functions that work on object arrays as they are."""
-    return {name: getattr(numpy, name) for name in _STRUCTURAL_NAMES}
+    """numpy's functions that work on object arrays as they are; constructors make object
+    arrays, so that a function may write symbols into the arrays it creates (``H[t] = h``)."""
+    members = {name: getattr(numpy, name) for name in _STRUCTURAL_NAMES}
+    members.update((name, functools.partial(_object_array, getattr(numpy, name))) for name in _CONSTRUCTORS)
+    return members
+
+
+def _object_array(constructor: Any, *args: Any, **kwargs: Any) -> Any:
+    result = constructor(*args, **kwargs)
+    return result.astype(object) if isinstance(result, numpy.ndarray) else result
 
 
 def elementwise_members(scalar_members: Mapping[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,14 @@ def index(x, *positions, z, grad_z, key):
     grad_positions = None
 
 
+def index_set(x, value, *positions, z, grad_z, key):
+    # z = x with z[key] = value: z[key] comes from value (summed where value was broadcast),
+    # every other element from x. grad_value is computed first: grad_x may then reuse grad_z.
+    grad_value = written_gradient(value, grad_z, positions, key=key)
+    grad_x = index_set(grad_z, 0.0, positions, key=key)
+    grad_positions = None
+
+
 def concatenate(*xs, z, grad_z, axis):
     # each x_i receives its own block of grad_z
     grad_xs = unconcatenate(grad_z, xs, axis=axis, index=i)

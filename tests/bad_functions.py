@@ -223,6 +223,69 @@ def item_augmented_assignment(x, v):
     return np.sum(x)
 
 
+def item_write_into_view_of_argument(x, v):
+    rest = x[1:]
+    rest[0] = v  # <- error item_write_into_view_of_argument
+    return np.sum(rest)
+
+
+def item_write_through_view(x):
+    H = np.zeros(3)
+    tail = H[1:]
+    tail[0] = x  # <- error item_write_through_view
+    return np.sum(H)
+
+
+def stale_view_read(x):
+    H = np.zeros(3)
+    head = H[0:2]
+    H[0] = x
+    return np.sum(head)  # <- error stale_view_read at head)
+
+
+def stale_alias_read(x):
+    H = np.zeros(3)
+    same = H
+    H[1] = x
+    return np.sum(same * x)  # <- error stale_alias_read at same *
+
+
+def stale_view_in_loop(x):
+    H = np.ones(3)
+    first = H[0]
+    for i in range(3):
+        H[i] = x * first  # <- error stale_view_in_loop at first
+    return np.sum(H)
+
+
+def _fill_first(H, x):
+    H[0] = x  # <- error helper_writes_into_its_parameter
+    return H
+
+
+def helper_writes_into_its_parameter(x):
+    H = np.zeros(3)
+    return np.sum(_fill_first(H, x))
+
+
+def item_write_nested_subscript(x):
+    H = np.zeros((2, 2))
+    H[0][1] = x  # <- error item_write_nested_subscript
+    return np.sum(H)
+
+
+def item_write_into_number(x):
+    total = 0.0
+    total[0] = x  # <- error item_write_into_number
+    return total
+
+
+def item_write_with_index_list(x, n):
+    H = np.zeros(3)
+    H[[0, n]] += x  # <- error item_write_with_index_list at [0, n]
+    return np.sum(H)
+
+
 def attribute_assignment(x):
     x.value = 2.0  # <- error attribute_assignment
     return x
@@ -357,8 +420,8 @@ def membership_test(x, y):
     return x * (x in (1.0, 2.0))  # <- error membership_test at x in
 
 
-def fancy_index(x):
-    return np.sum(x[[0, 2]])  # <- error fancy_index at [0, 2]
+def fancy_index(x, n):
+    return np.sum(x[[0, n]])  # <- error fancy_index at [0, n]
 
 
 def whole_shape(x):
@@ -571,3 +634,10 @@ def multi_line_expression(x):
     y = (x +
          x % 2.0)  # <- error multi_line_expression at x % 2.0
     return y
+
+
+def stale_view_after_augmented_assignment(x):
+    H = np.zeros(3)
+    head = H[0:2]
+    H += x
+    return np.sum(head * x[:2])  # <- error stale_view_after_augmented_assignment at head *

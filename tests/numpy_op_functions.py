@@ -308,3 +308,25 @@ def refused_astype_string(x):
 
 def refused_concatenate_flat(x, y):
     return np.sum(np.concatenate((x, y), axis=None))
+
+
+# -- item writes into arrays the function made ------------------------------------------------
+
+
+def item_writes(x, w):
+    H = np.zeros((4, 4))
+    H[0] = x[1]
+    H[1:3, :] = x[:2] * 2.0
+    H[:, 2] += x[2]
+    H[3, 1:] = np.sum(x[0])  # a scalar broadcast into a slice
+    H[2] *= x[1]
+    return np.sum(H[:3] * w) + np.sum(H[3] ** 2)
+
+
+def copied_argument(x, w):
+    y = x.copy()
+    y[1, ::2] = np.tanh(y[0, ::2])
+    last = x.shape[0] - 1
+    y[last] /= 2.0
+    y[0] -= np.copy(x[2])
+    return np.sum(y * w)

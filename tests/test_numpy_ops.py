@@ -112,6 +112,8 @@ CASES = [
     Case("softmax", fn.softmax_weighted, (X, W)),
     Case("logsumexp", fn.logsumexp, (X,)),
     Case("cross-entropy", fn.cross_entropy, (X, np.eye(3, 4))),
+    Case("item-writes", fn.item_writes, (X, W)),
+    Case("copied-argument-written", fn.copied_argument, (X, W), specializes=False),  # y[x.shape[0] - 1]: a run-time index
 ]
 
 

@@ -24,7 +24,7 @@ def may_raise(equation: Equation) -> bool:
         return not all(isinstance(a, Value) and a.shape for a in equation.inputs[:1])  # no such method
     if op == "cast":
         return True  # float(array) raises
-    if op == "index":
+    if op in ("index", "index_set"):
         return True  # a float is not subscriptable; an index may be out of range
     if op == "div":
         divisor = equation.inputs[1]
