@@ -344,6 +344,12 @@ def _git(*arguments: str) -> str:
 SECTIONS = {"seed": seed_sized, "generated": generated_programs, "growth": compile_growth, "rnn": rnn_loop, "memory": memory.loop_memory}
 
 
+def _first_grad_seconds() -> float:
+    """The first grad() of the process (the neuron), whose one-time work the later ones skip."""
+    workload = workloads.SCALAR_WORKLOADS[0]
+    return peers.prepare("gradgen", workload).build_seconds
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: few repeats, short timeouts, no 3000-statement program")
@@ -360,6 +366,10 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     header = machine()
+    header.append(
+        f"- gradgen's one-time cost in a process: the first grad() call took {milliseconds(_first_grad_seconds())} "
+        "(it loads and checks the rule templates); every build cost below is per function, after it"
+    )
     notes: list[str] = []
     sections = []
     with tempfile.TemporaryDirectory(prefix="gradgen_bench_") as scratch:

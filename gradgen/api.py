@@ -186,8 +186,11 @@ def _scalar_output_backward(
     if not isinstance(output, Value) or output.scalar:
         backward = _backward(proven, indices, check_output=False, optimize=optimize, keep_value=keep_value)
         return _build(f, parsed, backward, signature, indices, single, has_aux, mode, optimize), backward
-    checked_graph = _backward(proven, indices, check_output=True, optimize=optimize, keep_value=keep_value)
-    checked = _build(f, parsed, checked_graph, signature, indices, single, has_aux, mode, optimize)
+
+    def build_checked() -> tuple[Any, Graph]:
+        checked_graph = _backward(proven, indices, check_output=True, optimize=optimize, keep_value=keep_value)
+        return _build(f, parsed, checked_graph, signature, indices, single, has_aux, mode, optimize), checked_graph
+
     assumed = kinds.infer_scalars(graph, True)
     guard = kinds.assumption_guard(proven, assumed)
     if guard is None and any(OPS[eq.op].family == "control" for eq in graph.equations):
@@ -195,14 +198,46 @@ def _scalar_output_backward(
         if guarded is not None:
             assumed, guard = guarded
     if guard is None:
-        return checked, checked_graph
+        return build_checked()
     # Past the guard those arguments are Python floats: simplifications may rely on it.
     assumed = _with_float_inputs(assumed, guard)
     backward = _backward(assumed, indices, check_output=False, optimize=optimize, keep_value=keep_value)
+    checked = _LazyFallback(lambda: build_checked()[0])
     fast = _build(f, parsed, backward, signature, indices, single, has_aux, mode, optimize, guard=guard, fallback=checked)
+    checked.callers = fast.__globals__
     fast.fallback = checked
     fast.source_for = functools.partial(_guarded_source_for, fast, guard, signature)
     return fast, backward
+
+
+class _LazyFallback:
+    """The checked code behind a float guard, compiled on the first call that needs it.
+
+    Most scalar code is only ever called with floats, so building the fallback at grad() time
+    would double the compile time for nothing. On its first use (a call, or an attribute such
+    as ``.source``) it compiles the checked code, and rebinds ``__gradgen_fallback`` in the
+    fast function's globals (``callers``) to it, so later calls go straight there.
+    """
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._built: Any = None
+        self.callers: dict[str, Any] = {}
+
+    def built(self) -> Any:
+        if self._built is None:
+            with collector_paused():
+                self._built = self._build()
+            self.callers["__gradgen_fallback"] = self._built
+        return self._built
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.built()(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.built(), name)
 
 
 def _with_float_inputs(graph: Graph, positions: tuple[int, ...]) -> Graph:

@@ -284,3 +284,30 @@ def test_a_wrapping_decorator_is_not_silently_ignored() -> None:
     except GradgenError:
         return
     assert dfunction(3.0) == pytest.approx(12.0)
+
+
+# -- the float guard's fallback is compiled on first use ---------------------------------------
+
+
+def test_the_checked_fallback_is_compiled_only_when_a_call_needs_it():
+    from tests import seed_functions
+
+    g = gradgen.grad(seed_functions.only_x_matters, wrt=(0, 1))  # x * 2.0 + y * y: guarded by floats
+    assert "is not float" in g.source
+    assert g.fallback._built is None  # grad() did not build it
+    assert g(1.5, -2.0) == (2.0, -4.0)
+    assert g.fallback._built is None  # floats take the fast path
+    x, y = np.array([1.0, 2.0]), np.float64(3.0)
+    with pytest.raises(NonScalarOutputError):
+        g(x, y)  # the checked code refuses the array output, as the forward would make one
+    assert g.fallback._built is not None
+    assert g.__globals__["__gradgen_fallback"] is g.fallback._built  # later calls go straight there
+    assert g(np.float64(1.5), y) == (2.0, 6.0)
+
+
+def test_the_fallbacks_source_is_there_on_request():
+    from tests import seed_functions
+
+    g = gradgen.grad(seed_functions.only_x_matters, wrt=(0, 1))
+    assert "def grad_only_x_matters" in g.fallback.source
+    assert "is not float" not in g.fallback.source

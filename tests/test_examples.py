@@ -39,6 +39,7 @@ REFERENCES = [
     ("two_layer_net", "loss", "seed_backward", "WRT", "POINT"),
     ("xor_mlp", "loss", "seed_backward", "WRT", "POINT"),
     ("vector_norm", "squared_norm", "seed_grads", "WRT", "POINT"),
+    ("rnn", "loss", "bptt", "WRT", "POINT"),
 ]
 
 
