@@ -157,6 +157,9 @@ class _Scope:
             else:
                 raise ShapeError("no fixed point")  # cannot happen: each round forgets a carried value
             graphs = {"body": stamped}
+            recorded: tuple[Known | None, ...] = ()
+            if layout.record is not None:  # the values pushed, computed from the body's inputs
+                graphs["record"], recorded = self.enter(layout.record, operands, facts[: len(layout.record.inputs)]).stamp(layout.record)
             if equation.op == "while":
                 test: Graph = equation.param("test")  # type: ignore[assignment]
                 graphs["test"] = self.enter(test, operands[1:], [*carried, *invariant_facts]).stamp(test)[0]
@@ -165,8 +168,8 @@ class _Scope:
         results: list[Known | None] = list(carried)
         if equation.op == "while":
             results.append(_COUNTER)
-        if layout.record:
-            results.append(StackFact(tuple(facts[p] for p in layout.record)))  # type: ignore[misc]
+        if layout.record is not None:
+            results.append(StackFact(recorded))  # type: ignore[arg-type]
         for value, fact in zip(equation.outputs, results):
             if fact is not None:
                 self.facts[value.id] = fact
