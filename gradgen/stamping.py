@@ -94,9 +94,9 @@ class _Scope:
             raise ShapeError(f"{equation}: {error}") from None
 
     def sizes_for(self, equation: Equation) -> dict[int, int]:
-        """The known sizes, plus any valid position (0) for the run-time integers of ``x[i]``:
-        its shape is the same for every ``i`` in bounds (and numpy raises for the others)."""
-        key = equation.param("key", ()) if equation.op == "index" else ()
+        """The known sizes, plus any valid position (0) for the run-time integers of ``x[i]`` and
+        ``H[i] = v``: its shape is the same for every ``i`` in bounds (numpy raises for the others)."""
+        key = equation.param("key", ()) if equation.op in ("index", "index_set") else ()
         if not any(entry == DYNAMIC for entry in key) or any(isinstance(entry, tuple) and DYNAMIC in entry for entry in key):  # type: ignore[union-attr]
             return self.sizes  # no run-time position, or a run-time slice bound: its value counts
         positions = {atom.id: 0 for atom in equation.inputs[1:] if isinstance(atom, Value) and _is_integer(self.facts.get(atom.id))}

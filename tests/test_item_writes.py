@@ -34,6 +34,9 @@ CASES: list[tuple[str, Callable[..., Any], tuple[Any, ...]]] = [
     ("rnn-reading-previous-row", fn.rnn_reading_previous_row, (_normal(4, 3), 0.5 * _normal(3, 3))),
     ("leaky-elements", fn.leaky_recurrence, (_normal(6), 0.7)),
     ("leaky-rows", fn.leaky_recurrence, (_normal(5, 3), _normal(3))),
+    ("prefix-sums", fn.prefix_sums, (_normal(6),)),
+    ("column-recurrence", fn.column_recurrence, (_normal(3, 5), _normal(3))),
+    ("branch-reads-row", fn.branch_reads_row, (_normal(5, 3), _normal(3))),
     ("row-rewritten-every-step", fn.row_rewritten_every_step, (0.5 * _normal(4) + 1.0, _normal(3))),
     ("rows-from-a-while", fn.rows_from_a_while, (_normal(4, 3), 0.5 * _normal(3, 3))),
     ("accumulate-in-loop", fn.accumulate_in_loop, (_normal(3), _normal(3))),
@@ -160,6 +163,16 @@ def test_a_loop_reading_elements_records_one_number_per_step():
     lines = _code(gradgen.grad(fn.leaky_recurrence, wrt=(0, 1)).source)
     assert [line for line in lines if ".append(" in line] == ["stack.append(H[t - 1].copy())"]
     assert any(line.startswith("H[t] = ") for line in lines)
+
+
+def test_the_stack_carries_the_facts_of_the_rows_it_records():
+    from gradgen.stamping import stamp_shapes
+
+    graph = gradgen.grad(fn.leaky_recurrence, wrt=(0, 1)).graph
+    stamped = stamp_shapes(graph, [np.ones((5, 3)), np.ones(3)])
+    forward, backward = (eq for eq in stamped.equations if eq.op == "loop")
+    assert [v.shape for v in forward.param("record").outputs] == [(3,)]  # a row of H, not H (5 x 3)
+    assert backward.param("body").inputs[-1].shape == (3,)
 
 
 def test_a_row_read_then_overwritten_at_every_step_is_recorded_as_it_was():
