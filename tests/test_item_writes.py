@@ -244,6 +244,8 @@ def _random_statement(choose: np.random.Generator) -> list[str]:
         return [f"H[{key}] {'+=' if kind == 1 else '-='} {value}"]
     if kind == 3:
         return [f"H[{key}] *= {value}"]
+    if kind == 4 and choose.integers(2):  # each step reads a row an earlier step wrote
+        return ["for i in range(1, 3):", f"    H[i] = np.sin(H[i - 1] * x[{choose.integers(4)}]) + H[i] * x[{choose.integers(4)}]"]
     if kind == 4:
         return ["for i in range(3):", f"    H[i, {choose.integers(4)}] += x[{choose.integers(4)}] * H[i, {choose.integers(4)}]"]
     if kind == 5:
