@@ -1,12 +1,13 @@
 """Recording only what is read: a forward loop stops pushing values its backward loop no longer pops.
 
-The reverse pass records the carried values the backward body reads. Optimization can remove
-those reads later (specialized for shapes, ``unbroadcast(g, x)`` only needed ``x`` for its
-shape), leaving values pushed on every iteration, and kept until the backward runs, for
-nothing. This pass drops, from a backward loop, the popped inputs its body does not read, and
-from the forward loop that fills its stack, the same outputs of its ``record`` graph (and what
-only they read); a stack left with nothing to hold is not built at all. A stack is pruned only where the forward loop that
-fills it and the one loop that pops it are in the same graph.
+The reverse pass records what the backward body reads of the carried values (recording.py).
+Optimization can remove those reads later (specialized for shapes, ``unbroadcast(g, x)`` only
+needed ``x`` for its shape), leaving values pushed on every iteration, and kept until the
+backward runs, for nothing. This pass drops, from a backward loop, the popped inputs its body
+does not read, and from the forward loop that fills its stack, the same outputs of its
+``record`` graph (and what only they read); a stack left with nothing to hold is not built at
+all. A stack is pruned only where the forward loop that fills it and the one loop that pops it
+are in the same graph.
 """
 
 from __future__ import annotations
