@@ -3,7 +3,7 @@ report's section ``loop_memory``).
 
 The backward of ``h = tanh(W @ h + U @ x[t] + b)`` needs every hidden state: T vectors of
 ``hidden`` float64, ``T * hidden * 8`` bytes. gradgen's forward loop records, on its stack, only
-the carried values its backward loop reads (here ``h``), and recomputes the rest of each step;
+what its backward loop reads of the carried values (here ``h``), and recomputes the rest of each step;
 the hand-written BPTT keeps the same list; autograd's tape keeps every intermediate of every
 step. ``measure(peer, workload)`` is the tracemalloc peak of one gradient call (after a warm-up
 call, so compiling and caches are not counted), which sees numpy's buffers and Python objects,
@@ -23,7 +23,7 @@ import numpy as np
 import gradgen
 import peers
 from gradgen import stamping
-from gradgen.ir import Graph, loop_layout
+from gradgen.ir import Graph, Value, loop_layout
 from tables import table
 from workloads import Workload, rnn_workload
 
@@ -55,18 +55,18 @@ def recorded_bytes(workload: Workload) -> int:
     backward = gradgen.grad(workload.make(np), wrt=workload.wrt)
     graph = stamping.stamp_shapes(backward.graph, workload.args)
     steps = dict(workload.point)["xs"].shape[0]
-    return steps * sum(_bytes_per_iteration(eq.param("body"), loop_layout(eq).record) for eq in graph.equations if eq.op == "loop")
+    return steps * sum(_bytes_per_iteration(loop_layout(eq).record) for eq in graph.equations if eq.op == "loop")
 
 
-def _bytes_per_iteration(body: Any, record: tuple[int, ...]) -> int:
-    assert isinstance(body, Graph)
+def _bytes_per_iteration(record: Graph | None) -> int:
+    """The bytes of what one iteration pushes: the outputs of the loop's record graph."""
     total = 0
-    for position in record:
-        value = body.inputs[position]
-        if value.shape is None or value.dtype is None or value.dtype.startswith("py:"):
+    for atom in record.outputs if record is not None else ():
+        shape, dtype = (atom.shape, atom.dtype) if isinstance(atom, Value) else (None, None)
+        if shape is None or dtype is None or dtype.startswith("py:"):
             total += 8  # a number (or an unknown shape, counted as one)
         else:
-            total += math.prod(value.shape) * np.dtype(value.dtype).itemsize
+            total += math.prod(shape) * np.dtype(dtype).itemsize
     return total
 
 

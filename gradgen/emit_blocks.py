@@ -8,7 +8,8 @@ inlined into it.
 
 A loop is a Python ``for`` over ``range(...)`` (``reversed(range(...))`` for a backward loop):
 the carried values are assigned their initial values before it and keep one name throughout;
-a forward loop whose backward needs them appends the carried values to a list at the start of
+a forward loop whose backward needs them appends what its record graph computes from the
+iteration's inputs (carried values, or copies of views of them) to a list at the start of
 each iteration, and the backward loop pops them. What the body reads from outside the loop
 stays live until the loop ends.
 """
@@ -76,6 +77,7 @@ class _Loop:
     test: list[_Statement | _If | _Loop] | None = None
     condition: ast.expr | None = None
     test_reads: list[int] = dataclasses.field(default_factory=list)
+    record: list[_Statement | _If | _Loop] = dataclasses.field(default_factory=list)  # what the push reads
     targets: list[str] = dataclasses.field(default_factory=list)
     index: str = ""
     stack_target: str | None = None
@@ -103,6 +105,7 @@ def _events(items: list[_Statement | _If | _Loop]) -> Iterator[tuple[object, lis
             if item.test is not None:
                 yield from _events(item.test)
                 yield None, item.test_reads
+            yield from _events(item.record)
             yield _LoopPop(item), item.push_reads
             yield from _events(item.body)
             yield None, item.result_reads
@@ -182,16 +185,23 @@ class BlockEmission:
             condition = self.expression(test.outputs[0], test_reads)
             test_inside = _defined_ids(test)
         self.prepare(body)
+        record_items: list[_Statement | _If | _Loop] = []
         push_reads: list[int] = []
-        pushed = [self.expression(body.inputs[p], push_reads) for p in layout.record]
+        pushed = []
+        if layout.record is not None:  # computed from the body's inputs, at the start of an iteration
+            self.aliases.update((v.id, a) for v, a in zip(layout.record.inputs, body.inputs))
+            self.prepare(layout.record)
+            record_items = self.block(layout.record)  # type: ignore[assignment]
+            pushed = [self.expression(a, push_reads) for a in layout.record.outputs]
         statements = self.block(body)
         result_reads: list[int] = []
         results = [self.expression(a, result_reads) for a in body.outputs]
-        inside = _defined_ids(body) | test_inside
-        read_inside = [i for _, r in _events(statements + (test_items or [])) for i in r] + result_reads + push_reads + test_reads
+        inside = _defined_ids(body) | test_inside | (_defined_ids(layout.record) if layout.record is not None else set())
+        read_inside = [i for _, r in _events(statements + (test_items or []) + record_items) for i in r] + result_reads + push_reads + test_reads
         live = [i for i in read_inside if i not in inside] + [v.id for v in equation.outputs] + [body.inputs[0].id] + stack_reads
         loop = _Loop(equation, bounds, initial, reads, stack, pushed, push_reads, statements, results, result_reads, live)
         loop.test, loop.condition, loop.test_reads = test_items, condition, test_reads
+        loop.record = record_items
         return loop
 
     def name_loop(self, item: _Loop, position: int, last_use: dict[int, int], parameters: dict[str, int]) -> None:
@@ -210,13 +220,13 @@ class BlockEmission:
             count = outputs[layout.carried]
             if self.use_counts.get(count.id, 0):  # the backward runs as many times
                 item.count_target = self.target(count, position, last_use, parameters, required=True)
-            if layout.record:
+            if layout.record is not None:
                 item.stack_target = self.target(outputs[-1], position, last_use, parameters, required=True)
             return
         index = body.inputs[0]
         item.index = self.names.versioned(index.name or "i", index.id, position, last_use, parameters)
         self.value_names[index.id] = item.index
-        if layout.record:
+        if layout.record is not None:
             item.stack_target = self.target(outputs[-1], position, last_use, parameters, required=True)
 
     def statements(self, items: list[_Statement | _If | _Loop], *, top: bool) -> list[ast.stmt]:
@@ -251,9 +261,7 @@ class BlockEmission:
         if item.count_target is not None:
             statements.append(ast.Assign([ast.Name(item.count_target, ast.Store())], ast.Constant(0), lineno=0))
         body: list[ast.stmt] = []
-        if item.stack_target is not None:
-            pushed = item.pushed[0] if len(item.pushed) == 1 else ast.Tuple(item.pushed, ast.Load())
-            body.append(ast.Expr(ast.Call(ast.Attribute(ast.Name(item.stack_target, ast.Load()), "append", ast.Load()), [pushed], [])))
+        body += self.push(item)
         body += self.statements(item.body, top=False) + _assignment(item.targets, item.results)
         if item.count_target is not None:
             count = ast.Name(item.count_target, ast.Load())
@@ -264,6 +272,14 @@ class BlockEmission:
             return [*statements, ast.While(item.condition, body or [ast.Pass()], [])]
         stop = ast.If(ast.UnaryOp(ast.Not(), item.condition), [ast.Break()], [])
         return [*statements, ast.While(ast.Constant(True), [*test, stop, *body], [])]
+
+    def push(self, item: _Loop) -> list[ast.stmt]:
+        """The record's statements, then ``stack.append(...)`` (nothing where nothing is recorded)."""
+        if item.stack_target is None:
+            return []
+        pushed = item.pushed[0] if len(item.pushed) == 1 else ast.Tuple(item.pushed, ast.Load())
+        append = ast.Call(ast.Attribute(ast.Name(item.stack_target, ast.Load()), "append", ast.Load()), [pushed], [])
+        return [*self.statements(item.record, top=False), ast.Expr(append)]
 
     def loop_statements(self, item: _Loop) -> list[ast.stmt]:
         """``carried = initial``, ``stack = []``, then ``for i in range(...)``: push or pop, the body,
@@ -282,10 +298,7 @@ class BlockEmission:
         if layout.reverse:
             iterator = ast.Call(ast.Name("reversed", ast.Load()), [iterator], [])
         body: list[ast.stmt] = []
-        if item.stack_target is not None:
-            pushed = item.pushed[0] if len(item.pushed) == 1 else ast.Tuple(item.pushed, ast.Load())
-            push = ast.Call(ast.Attribute(ast.Name(item.stack_target, ast.Load()), "append", ast.Load()), [pushed], [])
-            body.append(ast.Expr(push))
+        body += self.push(item)
         if item.stack is not None:
             popped: ast.expr = ast.Name(item.popped[0], ast.Store())
             if len(item.popped) > 1:

@@ -18,6 +18,9 @@ equation ``outs = loop(start, stop, step, *initial, *invariant)`` whose param ``
 ``loop_layout``): the outputs are the carried values after the last iteration. A ``while`` loop
 is ``outs = while(*initial, *invariant)`` with params ``test`` (``(*carried, *invariant)`` to
 the condition) and ``body``; its outputs are the carried values and the number of iterations.
+A loop whose backward needs values of its iterations has one more sub-graph, ``record``: it maps
+``(i, *carried, *invariant)``, the body's inputs, to the values pushed on a stack at the start
+of each iteration (the stack is the loop's last output); its backward loop pops them.
 """
 
 from __future__ import annotations
@@ -170,15 +173,16 @@ class LoopLayout:
 
     The equation's inputs are ``(start, stop, step, *initial, *invariant)``, plus the stack of
     recorded values when ``pops`` (a backward loop); its outputs are the carried values, plus
-    the stack when ``record`` lists body inputs to push on it each iteration (a forward loop
-    whose backward needs them). The body takes ``(i, *carried, *invariant, *popped)`` and
-    returns the carried values; a ``reverse`` loop runs over ``reversed(range(...))``.
+    the stack when ``record``, a graph from the body's ``(i, *carried, *invariant)`` to the
+    values to push on it each iteration, is set (a forward loop whose backward needs them). The
+    body takes ``(i, *carried, *invariant, *popped)`` and returns the carried values; a
+    ``reverse`` loop runs over ``reversed(range(...))``.
     """
 
     carried: int
     invariant: int
     pops: int
-    record: tuple[int, ...]
+    record: Graph | None
     reverse: bool
     bounds: int = 3  # (start, stop, step) come first in a for loop's inputs; a while has none
 
@@ -196,7 +200,7 @@ def loop_layout(equation: Equation) -> LoopLayout:
     carried = len(body.outputs)
     pops = int(equation.param("pops", 0))  # type: ignore[arg-type]
     bounds = 3 if equation.op == "loop" else 0
-    return LoopLayout(carried, len(body.inputs) - 1 - carried - pops, pops, equation.param("record", ()), bool(equation.param("reverse", False)), bounds)  # type: ignore[arg-type]
+    return LoopLayout(carried, len(body.inputs) - 1 - carried - pops, pops, equation.param("record"), bool(equation.param("reverse", False)), bounds)  # type: ignore[arg-type]
 
 
 def verify(graph: Graph) -> Graph:
@@ -257,8 +261,12 @@ def _verify_loop(equation: Equation) -> None:
     if layout.invariant < 0 or len(equation.inputs) != expected_inputs:
         raise GraphError(f"a loop's inputs do not match its body's: {equation}")
     count = 1 if equation.op == "while" else 0
-    if len(equation.outputs) != layout.carried + count + (1 if layout.record else 0):
+    if len(equation.outputs) != layout.carried + count + (1 if layout.record is not None else 0):
         raise GraphError(f"a loop's outputs do not match its body's: {equation}")
+    if layout.record is not None:
+        if not isinstance(layout.record, Graph) or len(layout.record.inputs) != 1 + layout.carried + layout.invariant:
+            raise GraphError(f"a loop's record does not take its body's inputs: {equation}")
+        verify(layout.record)
     if equation.op == "while":
         test = equation.param("test")
         if not isinstance(test, Graph) or len(test.outputs) != 1 or len(test.inputs) != layout.carried + layout.invariant:

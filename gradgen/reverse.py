@@ -16,7 +16,8 @@ which the backward has recomputed): its operands are the forward operands and th
 the adjoints of the operands. The predicate is not differentiated.
 
 The reverse of a loop is a loop over the same range in reverse. The forward loop records, at the
-start of each iteration, the carried values the backward body reads, on a list used as a stack;
+start of each iteration, what the backward body reads of the carried values, on a list used as a
+stack: a carried value, or only the views of it the backward reads (``H[t]``, see recording.py);
 the backward body pops them, recomputes the forward body, and walks it backwards from the
 adjoints of the carried values, carrying those adjoints and the sums of the invariants'. A
 carried value the body returns (``h_1 = tanh(W @ h)``) is not recomputed where the backward
@@ -216,35 +217,38 @@ def _reverse_loop(equation: Equation, adjoints: dict[int, Atom], needed: set[int
     wanted = [m for m, a in enumerate(invariants) if isinstance(a, Value) and a.id in needed]
     if not wanted and not any(isinstance(a, Value) and a.id in needed for a in initial):
         return
-    body, recorded, handed = _body_backward(equation.param("body"), layout.carried, positions, wanted)  # type: ignore[arg-type]
+    body, record, likes, handed = _body_backward(equation.param("body"), layout.carried, positions, wanted)  # type: ignore[arg-type]
     stack: tuple[Value, ...] = ()
-    if recorded:
+    if record is not None:
         stack = (builder.new_value("stack"),)
         forward = builder.defining(equation.outputs[0])  # as appended: the recomputed copy, in a body
-        builder.replace(forward, dataclasses.replace(forward, outputs=forward.outputs + stack, params=forward.params + (("record", recorded),)))
+        builder.replace(forward, dataclasses.replace(forward, outputs=forward.outputs + stack, params=forward.params + (("record", record),)))
     seeds = tuple(adjoints[v.id] if v.id in adjoints and v.id in needed else _zero(v, builder) for v in outputs)
     sums = tuple(_zero(invariants[m], builder) for m in wanted)
     targets = (*initial, *(invariants[m] for m in wanted))
     # named after the adjoints they carry (grad_s for an accumulator s), then after their targets
     hints = [_adjoint_name(v) for v in outputs] + [""] * len(wanted) + [equation.outputs[k].name for k in handed]
     results = tuple(builder.new_value(hint, is_scalar(v)) for hint, v in zip(hints, body.outputs))
-    params = (("body", body), ("reverse", True), ("pops", len(recorded)))
+    params = (("body", body), ("reverse", True), ("pops", len(record.outputs) if record is not None else 0))
     # a while loop's backward runs as many times as it did: its count is recorded like a stack
     bounds = equation.inputs[:3] if equation.op == "loop" else (Constant(0), equation.outputs[layout.carried], Constant(1))
     finals = tuple(equation.outputs[k] for k in handed)  # the carried values after the last iteration
-    builder.append(Equation("loop", (*bounds, *seeds, *sums, *finals, *invariants, *stack), results, params, equation.location))
+    shapes = tuple(equation.outputs[k] for k in likes)  # read for their shapes, which every iteration keeps
+    builder.append(Equation("loop", (*bounds, *seeds, *sums, *finals, *invariants, *shapes, *stack), results, params, equation.location))
     for target, gradient in zip(targets, results):
         if isinstance(target, Value) and target.id in needed:
             _accumulate(adjoints, target, gradient, builder, equation, True)
 
 
-def _body_backward(body: Graph, carried: int, positions: list[int], wanted: list[int]) -> tuple[Graph, tuple[int, ...], tuple[int, ...]]:
-    """The backward body ``(i, *grad_carried, *sums, *next, *invariants, *popped) -> (*grad_carried,
-    *sums, *next)`` (adjoints of the carried values at ``positions``, a set closed under the
-    body's dependencies), the positions of the forward body's inputs it pops (those it reads),
-    and the carried values it is handed instead of recomputing them (``next``, see
-    ``_hand_next_values``)."""
+def _body_backward(body: Graph, carried: int, positions: list[int], wanted: list[int]) -> tuple[Graph, Graph | None, tuple[int, ...], tuple[int, ...]]:
+    """The backward body ``(i, *grad_carried, *sums, *next, *invariants, *shapes, *popped) ->
+    (*grad_carried, *sums, *next)`` (adjoints of the carried values at ``positions``, a set
+    closed under the body's dependencies), the graph recording what it pops (see
+    recording.py; None: nothing), the positions of the carried values whose final values it
+    reads for their shapes (``shapes``), and the carried values it is handed instead of
+    recomputing them (``next``, see ``_hand_next_values``)."""
     from gradgen.passes.dce import eliminate_dead_code
+    from gradgen.recording import record_what_is_read
 
     index, carried_inputs, invariant_inputs = body.inputs[0], body.inputs[1 : 1 + carried], body.inputs[1 + carried :]
     builder = GraphBuilder(first_id=next_id(body))
@@ -269,10 +273,8 @@ def _body_backward(body: Graph, carried: int, positions: list[int], wanted: list
     inputs = (index, *gradients_in, *sums_in, *invariant_inputs, *carried_inputs)
     graph = eliminate_dead_code(Graph(inputs, tuple(builder.equations), gradients + sums))
     graph, handed = _hand_next_values(graph, body, carried_inputs, 1 + len(gradients_in) + len(sums_in), builder)
-    read = uses(graph)
-    recorded = tuple(k for k, v in enumerate(carried_inputs) if v.id in read)
-    graph = Graph(graph.inputs[: len(graph.inputs) - carried] + tuple(carried_inputs[k] for k in recorded), graph.equations, graph.outputs)
-    return graph, tuple(1 + k for k in recorded), handed
+    recording = record_what_is_read(body, carried, graph)
+    return recording.backward, recording.record, recording.likes, handed
 
 
 def _hand_next_values(graph: Graph, body: Graph, carried_inputs: tuple[Value, ...], position: int, builder: GraphBuilder) -> tuple[Graph, tuple[int, ...]]:

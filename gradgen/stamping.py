@@ -94,9 +94,9 @@ class _Scope:
             raise ShapeError(f"{equation}: {error}") from None
 
     def sizes_for(self, equation: Equation) -> dict[int, int]:
-        """The known sizes, plus any valid position (0) for the run-time integers of ``x[i]``:
-        its shape is the same for every ``i`` in bounds (and numpy raises for the others)."""
-        key = equation.param("key", ()) if equation.op == "index" else ()
+        """The known sizes, plus any valid position (0) for the run-time integers of ``x[i]`` and
+        ``H[i] = v``: its shape is the same for every ``i`` in bounds (numpy raises for the others)."""
+        key = equation.param("key", ()) if equation.op in ("index", "index_set") else ()
         if not any(entry == DYNAMIC for entry in key) or any(isinstance(entry, tuple) and DYNAMIC in entry for entry in key):  # type: ignore[union-attr]
             return self.sizes  # no run-time position, or a run-time slice bound: its value counts
         positions = {atom.id: 0 for atom in equation.inputs[1:] if isinstance(atom, Value) and _is_integer(self.facts.get(atom.id))}
@@ -157,6 +157,9 @@ class _Scope:
             else:
                 raise ShapeError("no fixed point")  # cannot happen: each round forgets a carried value
             graphs = {"body": stamped}
+            recorded: tuple[Known | None, ...] = ()
+            if layout.record is not None:  # the values pushed, computed from the body's inputs
+                graphs["record"], recorded = self.enter(layout.record, operands, facts[: len(layout.record.inputs)]).stamp(layout.record)
             if equation.op == "while":
                 test: Graph = equation.param("test")  # type: ignore[assignment]
                 graphs["test"] = self.enter(test, operands[1:], [*carried, *invariant_facts]).stamp(test)[0]
@@ -165,8 +168,8 @@ class _Scope:
         results: list[Known | None] = list(carried)
         if equation.op == "while":
             results.append(_COUNTER)
-        if layout.record:
-            results.append(StackFact(tuple(facts[p] for p in layout.record)))  # type: ignore[misc]
+        if layout.record is not None:
+            results.append(StackFact(recorded))  # type: ignore[arg-type]
         for value, fact in zip(equation.outputs, results):
             if fact is not None:
                 self.facts[value.id] = fact

@@ -44,6 +44,65 @@ def rnn_reading_previous_row(x, W):
     return np.sum(H * H)
 
 
+def leaky_recurrence(x, a):
+    # each step reads the row (for a 1-D x, the element) the step before wrote
+    T = x.shape[0]
+    H = np.zeros_like(x)
+    H[0] = x[0]
+    for t in range(1, T):
+        H[t] = H[t - 1] * a + x[t]
+    return np.sum(np.sin(H))
+
+
+def prefix_sums(x):
+    # each step reads a slice that grows with t (recorded as a copy of the slice)
+    T = x.shape[0]
+    H = np.zeros(T)
+    H[0] = x[0]
+    for t in range(1, T):
+        H[t] = np.sum(H[:t] * 0.5) + np.sin(x[t])
+    return np.sum(H * H)
+
+
+def column_recurrence(x, a):
+    T = x.shape[1]
+    H = np.zeros((3, T))
+    H[:, 0] = x[:, 0]
+    for t in range(1, T):
+        H[:, t] = np.tanh(H[:, t - 1] * a) + x[:, t]
+    return np.sum(H**2)
+
+
+def branch_reads_row(x, w):
+    # the rows are read inside the branches: H is recorded whole (correct, memory T * T)
+    H = np.zeros((x.shape[0] + 1, 3))
+    for t in range(x.shape[0]):
+        if x[t, 0] > 0:
+            H[t + 1] = H[t] * w + x[t]
+        else:
+            H[t + 1] = np.sin(H[t]) + x[t]
+    return np.sum(H * H)
+
+
+def row_rewritten_every_step(x, w):
+    # H[0] is read, then overwritten, at every step: what the backward reads of it must be the
+    # row as it was at the start of the step, not as later steps leave it
+    H = np.ones((2, 3))
+    for t in range(x.shape[0]):
+        H[0], H[1] = H[0] * H[1] * x[t], np.sin(H[0] * w)
+    return np.sum(H * H)
+
+
+def rows_from_a_while(x, W):
+    # a while loop counting its own steps, reading the row the step before wrote
+    H = np.zeros((x.shape[0] + 1, W.shape[0]))
+    t = 0
+    while t < x.shape[0]:
+        H[t + 1] = np.tanh(W @ H[t] + x[t])
+        t = t + 1
+    return np.sum(H * H)
+
+
 def accumulate_in_loop(x, w):
     H = np.zeros(4)
     for i in range(3):

@@ -32,6 +32,13 @@ CASES: list[tuple[str, Callable[..., Any], tuple[Any, ...]]] = [
     ("column-accumulation", fn.column_accumulation, (_normal(3) + 2.0, _normal(3))),
     ("rnn-rows", fn.rnn_rows, (_normal(5, 2), 0.5 * _normal(3, 3), _normal(3, 2))),
     ("rnn-reading-previous-row", fn.rnn_reading_previous_row, (_normal(4, 3), 0.5 * _normal(3, 3))),
+    ("leaky-elements", fn.leaky_recurrence, (_normal(6), 0.7)),
+    ("leaky-rows", fn.leaky_recurrence, (_normal(5, 3), _normal(3))),
+    ("prefix-sums", fn.prefix_sums, (_normal(6),)),
+    ("column-recurrence", fn.column_recurrence, (_normal(3, 5), _normal(3))),
+    ("branch-reads-row", fn.branch_reads_row, (_normal(5, 3), _normal(3))),
+    ("row-rewritten-every-step", fn.row_rewritten_every_step, (0.5 * _normal(4) + 1.0, _normal(3))),
+    ("rows-from-a-while", fn.rows_from_a_while, (_normal(4, 3), 0.5 * _normal(3, 3))),
     ("accumulate-in-loop", fn.accumulate_in_loop, (_normal(3), _normal(3))),
     ("nested-loops", fn.nested_loops, (_normal(3, 4), _normal(3, 4))),
     ("while-writes", fn.while_writes, (_normal(4), _normal(4))),
@@ -139,11 +146,41 @@ def test_a_row_updated_by_multiplication_keeps_its_old_value_for_the_backward():
     assert any(copied[0] in line and line.startswith("grad_") for line in lines)  # read by the backward
 
 
-def test_a_loop_that_reads_the_previous_row_records_h_and_copies():
-    # The backward recomputes H[t] from the H of iteration t: H must be recorded, so it is
-    # copied at each write (correct, but memory grows with T * T; see the next test).
-    source = gradgen.grad(fn.rnn_reading_previous_row).source
-    assert "stack.append(H)" in source and "runtime.index_set(H" in source
+def test_a_loop_that_reads_the_previous_row_records_the_row_and_writes_in_place():
+    # The backward reads H[t] and H's shape: the stack holds a copy of the row (a view would
+    # show the later writes), H's shape comes from the H the loop leaves, and H is written in place.
+    gradient = gradgen.grad(fn.rnn_reading_previous_row, wrt=(0, 1))
+    point = (_normal(4, 3), 0.5 * _normal(3, 3))
+    for source in (gradient.source, gradient.source_for(*point)):
+        lines = _code(source)
+        assert "H[t + 1] = np.tanh(W @ H[t] + x[t])" in lines or "H[t + 1] = np.tanh(W.dot(H[t]) + x[t])" in lines
+        pushes = [line for line in lines if ".append(" in line]
+        assert pushes == ["stack.append(H[t].copy())"], pushes
+        assert "runtime.index_set" not in source and "stack.append(H)" not in source
+
+
+def test_a_loop_reading_elements_records_one_number_per_step():
+    lines = _code(gradgen.grad(fn.leaky_recurrence, wrt=(0, 1)).source)
+    assert [line for line in lines if ".append(" in line] == ["stack.append(H[t - 1].copy())"]
+    assert any(line.startswith("H[t] = ") for line in lines)
+
+
+def test_the_stack_carries_the_facts_of_the_rows_it_records():
+    from gradgen.stamping import stamp_shapes
+
+    graph = gradgen.grad(fn.leaky_recurrence, wrt=(0, 1)).graph
+    stamped = stamp_shapes(graph, [np.ones((5, 3)), np.ones(3)])
+    forward, backward = (eq for eq in stamped.equations if eq.op == "loop")
+    assert [v.shape for v in forward.param("record").outputs] == [(3,)]  # a row of H, not H (5 x 3)
+    assert backward.param("body").inputs[-1].shape == (3,)
+
+
+def test_a_row_read_then_overwritten_at_every_step_is_recorded_as_it_was():
+    # H[0] and H[1] are recorded at the start of each step; the loop then writes both in place
+    gradient = gradgen.grad(fn.row_rewritten_every_step, wrt=(0, 1))
+    lines = _code(gradient.source)
+    assert [line for line in lines if ".append(" in line] == ["stack.append((H[0].copy(), H[1].copy()))"]
+    assert "runtime.index_set" not in gradient.source
 
 
 def _peak_bytes(gradient: Callable[..., Any], *args: Any) -> int:
@@ -162,10 +199,17 @@ def test_the_memory_of_an_rnn_gradient_grows_linearly_with_the_steps():
     rows = gradgen.grad(fn.rnn_rows, wrt=1)
     few, many = (_peak_bytes(rows, _normal(steps, 2), W, U) for steps in (25, 100))
     assert many / few < 8, f"peak {few} bytes for 25 steps, {many} for 100"  # quadratic: ~16
-    # The same measure sees the copies of a loop that records H (T copies of a T x n array).
-    previous = gradgen.grad(fn.rnn_reading_previous_row, wrt=1)
-    few, many = (_peak_bytes(previous, _normal(steps, n), W) for steps in (25, 100))
-    assert many / few > 10, f"peak {few} bytes for 25 steps, {many} for 100"
+
+
+@pytest.mark.parametrize("function", [fn.rnn_reading_previous_row, fn.leaky_recurrence, fn.rows_from_a_while], ids=["tanh-rows", "leaky-rows", "while"])
+def test_the_memory_of_a_loop_reading_earlier_rows_grows_linearly_with_the_steps(function):
+    # Recording H at each step would hold T arrays of T rows: the peak would grow 16 times from
+    # 25 to 100 steps. Recording the row read grows it 4 times (plus what does not grow).
+    n = 64
+    second = 0.1 * _normal(n, n) if function is not fn.leaky_recurrence else 0.5 * _normal(n)
+    gradient = gradgen.grad(function, wrt=(0, 1))
+    few, many = (_peak_bytes(gradient, _normal(steps, n), second) for steps in (25, 100))
+    assert many / few < 8, f"peak {few} bytes for 25 steps, {many} for 100"
 
 
 def test_sympy_agrees_on_writes_into_created_arrays():
@@ -200,6 +244,8 @@ def _random_statement(choose: np.random.Generator) -> list[str]:
         return [f"H[{key}] {'+=' if kind == 1 else '-='} {value}"]
     if kind == 3:
         return [f"H[{key}] *= {value}"]
+    if kind == 4 and choose.integers(2):  # each step reads a row an earlier step wrote
+        return ["for i in range(1, 3):", f"    H[i] = np.sin(H[i - 1] * x[{choose.integers(4)}]) + H[i] * x[{choose.integers(4)}]"]
     if kind == 4:
         return ["for i in range(3):", f"    H[i, {choose.integers(4)}] += x[{choose.integers(4)}] * H[i, {choose.integers(4)}]"]
     if kind == 5:

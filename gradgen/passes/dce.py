@@ -85,7 +85,9 @@ def _prune_loop(equation: Equation, live: set[int]) -> Equation:
     body: Graph = equation.param("body")  # type: ignore[assignment]
     carried_inputs = body.inputs[1 : 1 + layout.carried]
     needed = {k for k in range(layout.carried) if equation.outputs[k].id in live}
-    needed |= {position - 1 for position in layout.record}
+    record = layout.record
+    if record is not None:
+        needed |= {k for k, value in enumerate(record.inputs[1 : 1 + layout.carried]) if value.id in uses(record)}
     test = equation.param("test")
     if isinstance(test, Graph):
         needed |= {k for k, value in enumerate(test.inputs[: layout.carried]) if value.id in uses(test)}
@@ -102,12 +104,12 @@ def _prune_loop(equation: Equation, live: set[int]) -> Equation:
     start = 1 + layout.carried
     body = Graph((body.inputs[0], *(carried_inputs[k] for k in kept), *body.inputs[start:]), pruned.equations, pruned.outputs)
     graphs = {"body": body}
+    if record is not None:
+        graphs["record"] = eliminate_dead_code(Graph((record.inputs[0], *(record.inputs[1 + k] for k in kept), *record.inputs[start:]), record.equations, record.outputs))
     if isinstance(test, Graph):
         graphs["test"] = eliminate_dead_code(Graph(tuple(test.inputs[k] for k in kept) + test.inputs[layout.carried :], test.equations, test.outputs))
     initial = layout.initial(equation)
     inputs = (*equation.inputs[: layout.bounds], *(initial[k] for k in kept), *equation.inputs[layout.bounds + layout.carried :])
     outputs = (*(equation.outputs[k] for k in kept), *equation.outputs[layout.carried :])
-    record = tuple(1 + kept.index(position - 1) for position in layout.record)
-    params = tuple((name, record if name == "record" else value) for name, value in equation.params)
-    pruned_equation = dataclasses.replace(equation, inputs=inputs, outputs=outputs, params=params)
+    pruned_equation = dataclasses.replace(equation, inputs=inputs, outputs=outputs)
     return with_subgraphs(pruned_equation, tuple(graphs[name] for name, value in equation.params if isinstance(value, Graph)))

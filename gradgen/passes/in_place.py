@@ -13,7 +13,8 @@
    is (``H[1] *= a`` keeps the old row for the backward of ``*``) is made as a copy instead,
    ``x[key].copy()`` (param ``copy``), which costs the view's size rather than the array's;
 3. a loop's body owns its carried value ``k`` when the forward loop does not record ``k`` on
-   its stack for the backward (the stack would hold the same array T times), the initial value
+   its stack for the backward (the stack would hold the same array T times; the views of it
+   that it records are copies, ``H[t].copy()``, see recording.py), the initial value
    is owned by the enclosing scope and dead after the loop (rule 2, with the loop as the
    write), and every iteration ends with ``k`` on an array the body owns that no other carried
    value shares. Where only the initial value fails (the enclosing scope reads it later, or
@@ -30,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 
 from gradgen.ir import Equation, Graph, Value, loop_layout, with_subgraphs
+from gradgen.item_writes import VIEW_OPS
 
 # Ops whose result is always a new array (never a view or an operand itself). Anything else
 # (views, runtime helpers that may return their operand, casts, einsum) may share memory.
@@ -47,7 +49,7 @@ _ALLOCATING = frozenset(
 
 # Operands these ops read only for their shape and dtype, which a write does not change: such a
 # read after the write (the backward's ``unindex(H, ...)`` for ``H[:, j]``) does not block it.
-_SHAPE_ONLY: dict[str, tuple[int, ...]] = {
+SHAPE_ONLY: dict[str, tuple[int, ...]] = {
     "unindex": (0,), "written_gradient": (0,), "zeros_like": (0,), "full_like": (0,), "size": (0,), "len": (0,),
     "ndim": (0,), "count_reduced": (0,), "reshape_like": (1,), "unbroadcast": (1,), "expand_reduced": (1,),
 }  # fmt: skip
@@ -55,7 +57,7 @@ _SHAPE_ONLY: dict[str, tuple[int, ...]] = {
 
 def _content_reads(equation: Equation) -> list[Value]:
     """The operands whose elements ``equation`` reads (or may return)."""
-    skipped = _SHAPE_ONLY.get(equation.op, ())
+    skipped = SHAPE_ONLY.get(equation.op, ())
     return [a for position, a in enumerate(equation.inputs) if isinstance(a, Value) and position not in skipped]
 
 
@@ -146,12 +148,15 @@ class _Scope:
             self.owned.add(output.id)  # type: ignore[union-attr]
             self.share(output.id, target.id)  # type: ignore[union-attr]
             return [dataclasses.replace(equation, params=equation.params + (("in_place", True),))]
-        if equation.op in _ALLOCATING or equation.op == "index_set":
+        if equation.op in _ALLOCATING or equation.op == "index_set" or (equation.op == "index" and equation.param("copy")):
             self.owned.update(v.id for v in equation.outputs)
         elif equation.op not in ("loop", "while"):  # the loop shares what rule 3 allows
+            # a view shares its array's memory, not its positions' (x[t] and H[t] share nothing)
+            shared = equation.inputs[:1] if equation.op in VIEW_OPS else _content_reads(equation)
             for value in equation.outputs:
-                for atom in _content_reads(equation):
-                    self.share(value.id, atom.id)
+                for atom in shared:
+                    if isinstance(atom, Value):
+                        self.share(value.id, atom.id)
         return [*before, equation]
 
     def loop(self, position: int, equation: Equation) -> tuple[list[Equation], Equation]:
@@ -162,7 +167,8 @@ class _Scope:
         body: Graph = equation.param("body")  # type: ignore[assignment]
         initial = layout.initial(equation)
         inputs = equation.inputs[layout.bounds :]
-        candidates = {k for k, atom in enumerate(initial) if 1 + k not in layout.record and isinstance(atom, Value) and not atom.scalar}
+        recorded = _recorded(layout.record) if layout.record is not None else set()
+        candidates = {k for k, atom in enumerate(initial) if k not in recorded and isinstance(atom, Value) and not atom.scalar}
         while True:
             candidates, scope, marked_body = _owning_body(body, candidates)
             unready = {k for k in candidates if not self.hands_over(initial[k], k, inputs, position)}  # type: ignore[arg-type]
@@ -214,6 +220,15 @@ def _owning_body(body: Graph, candidates: set[int]) -> tuple[set[int], _Scope, G
         candidates = keep
 
 
+def _recorded(record: Graph) -> set[int]:
+    """The carried values (by position) whose memory a value the record pushes may share: the
+    stack would hold them, so the body must not write into them."""
+    scope = _Scope(record, frozenset())
+    scope.marked()
+    pushed = {scope.root(atom.id) for atom in record.outputs if isinstance(atom, Value)}
+    return {k - 1 for k, value in enumerate(record.inputs) if k > 0 and scope.root(value.id) in pushed}
+
+
 def _written_in_place(scope: _Scope, marked_body: Graph, carried: Value) -> bool:
     group = scope.root(carried.id)
     return any(eq.param("in_place") and scope.root(eq.inputs[0].id) == group for eq in marked_body.equations)  # type: ignore[union-attr]
@@ -263,10 +278,16 @@ def read_after_overwrite(graph: Graph, inlined: set[int], written: set[int]) -> 
             value_id = graph.equations[position].outputs[0].id
         return position_of.get(value_id, len(graph.equations))
 
+    # A view of a written array (``r = H[0]``, named) sees the write too: reading it is reading H.
+    array_of = {array: array for array in written}
+    for equation in graph.equations:
+        source = equation.inputs[0] if equation.op in VIEW_OPS and equation.inputs else None
+        if isinstance(source, Value) and source.id in array_of:
+            array_of[equation.output.id] = array_of[source.id]
     early = set()
     for value_id in inlined:
         equation = graph.equations[position_of[value_id]]
-        reads = {a.id for a in equation.inputs if isinstance(a, Value)} & written
+        reads = {array_of[a.id] for a in equation.inputs if isinstance(a, Value) and a.id in array_of}
         if any(array in reads and position_of[value_id] < p < evaluated_at(value_id) for p, array in writes):
             early.add(value_id)
     return early

@@ -33,6 +33,7 @@ from gradgen.ir import (
 )
 from gradgen.ops import OPS
 from gradgen.passes.products import first_power_factor, slope_factor
+from gradgen.passes.records import with_body
 from gradgen.passes.substitution import map_branches, rebuild, rename, substitute, substitute_inputs
 from gradgen.shapes import is_float_dtype
 
@@ -349,15 +350,11 @@ def _unchanged_carried(eq: Equation) -> tuple[Equation, dict[int, Atom]] | None:
     kept = [k for k in range(carried) if k not in fixed]
     invariants = range(1 + carried, 1 + carried + layout.invariant)
     order = [0, *(1 + k for k in kept), *invariants, *(1 + k for k in fixed), *range(1 + carried + layout.invariant, len(body.inputs))]
-    new_position = {old: new for new, old in enumerate(order)}
     new_body = Graph(tuple(body.inputs[p] for p in order), body.equations, tuple(body.outputs[k] for k in kept))
     initial = layout.initial(eq)
     inputs = (*eq.inputs[:3], *(initial[k] for k in kept), *layout.invariants(eq), *(initial[k] for k in fixed), *eq.inputs[3 + carried + layout.invariant :])
     outputs = (*(eq.outputs[k] for k in kept), *eq.outputs[carried:])
-    params = tuple(
-        (key, new_body if key == "body" else tuple(new_position[p] for p in layout.record) if key == "record" else value)
-        for key, value in eq.params
-    )
+    params = with_body(eq, new_body, order)
     passed = {eq.outputs[k].id: initial[k] for k in fixed}
     return dataclasses.replace(eq, inputs=inputs, outputs=outputs, params=params), passed
 
@@ -373,8 +370,7 @@ def _constant_invariants_inside(eq: Equation) -> Equation:
     dropped = {1 + layout.carried + m for m in constant}
     mapping: dict[int, Atom] = {body.inputs[1 + layout.carried + m].id: eq.inputs[start + m] for m in constant}
     order = [p for p in range(len(body.inputs)) if p not in dropped]
-    new_position = {old: new for new, old in enumerate(order)}
-    if any(p in dropped for p in layout.record):
+    if layout.record is not None and any(layout.record.inputs[p].id in uses(layout.record) for p in dropped):
         return eq
     new_body = Graph(
         tuple(body.inputs[p] for p in order),
@@ -382,11 +378,7 @@ def _constant_invariants_inside(eq: Equation) -> Equation:
         tuple(substitute(a, mapping) for a in body.outputs),
     )
     inputs = tuple(a for position, a in enumerate(eq.inputs) if position - start not in constant or position < start)
-    params = tuple(
-        (key, new_body if key == "body" else tuple(new_position[p] for p in layout.record) if key == "record" else value)
-        for key, value in eq.params
-    )
-    return dataclasses.replace(eq, inputs=inputs, params=params)
+    return dataclasses.replace(eq, inputs=inputs, params=with_body(eq, new_body, order))
 
 
 def _constant_operands_inside(eq: Equation) -> Equation:
