@@ -12,7 +12,7 @@ The accepted subset (anything else raises a located ``GradgenError`` saying what
   are rewritten into those first (see ``loops.py``); a list display is a tuple;
 * expressions: numbers, names, tuples, ``a if c else b``, the operators ``+ - * / ** @``, unary ``-``/``+``,
   single comparisons (not differentiated), ``x.T``, and calls to the functions listed in
-  ``ops.SUPPORTED_FUNCTIONS_HINT``;
+  ``recognized.SUPPORTED_FUNCTIONS_HINT``;
 * names resolve like Python: parameters and locals, then the closure, module globals and
   builtins. ``math``/``numpy`` functions are recognized by identity under any alias; plain
   Python functions with source are inlined (their own names become hints); module-level
@@ -33,7 +33,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from gradgen import ops
+from gradgen import recognized
 from gradgen.builder import GraphBuilder
 from gradgen.control_flow import ControlFlowLowering, always_returns, fold_returns
 from gradgen.errors import (
@@ -211,7 +211,7 @@ class FunctionLowering(StatementLowering, LoopLowering, ControlFlowLowering, Ite
             UnknownFunctionError,
             node.func,
             f"call to {_describe(function)} is not supported",
-            ops.SUPPORTED_FUNCTIONS_HINT,
+            recognized.SUPPORTED_FUNCTIONS_HINT,
         )
 
     def inline(self, function: types.FunctionType, node: ast.Call, args: list[Any], kwargs: dict[str, Any]) -> Any:
