@@ -1,24 +1,23 @@
-"""The public API: ``grad`` and ``value_and_grad``.
+"""The public API: ``grad``, ``value_and_grad``, ``vjp`` and ``jacobian``.
 
-Both compile once, when called, through the whole pipeline (parse -> scalar inference ->
-reverse -> optimize -> emit) and return the compiled backward function itself: calling it
+Each compiles once, when called, through the whole pipeline (parse -> scalar inference ->
+reverse -> optimize -> emit) and returns the compiled backward function itself: calling it
 costs exactly what the emitted code costs. It carries ``.source`` (the emitted code),
 ``.forward`` (the function it differentiates), ``.wrt`` (parameter names) and ``.graph``.
+This module checks the arguments (``wrt``, ``has_aux``) and builds the backward graph;
+``compiled.py`` turns that graph into the function.
 """
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import functools
-import linecache
 import os
-import types
-
-import numpy as np
 from typing import Any, Callable, Sequence, Union
 
-from gradgen import dispatch, emit, kinds, passes, reverse
+import numpy as np
+
+from gradgen import compiled, emit, kinds, passes, reverse
 from gradgen.collector import collector_paused
 from gradgen.errors import GradgenError, InvalidArgumentError, NonScalarOutputError
 from gradgen.ir import Graph, Value, verify
@@ -126,13 +125,13 @@ def _compile(f: Any, wrt: Wrt, *, optimize: bool, has_aux: bool, mode: str) -> A
             parsed = parse_function(f)
             indices, single = _resolve_wrt(wrt, parsed)
             graph = _outputs_for(parsed, has_aux, mode)
-            signature = _signature(parsed, f)
+            signature = compiled.signature_of(parsed, f)
             if mode == "vjp":
                 graph = kinds.infer_scalars(graph, False)
-                graph, signature, indices = _with_seed(graph, signature, indices)
+                graph, signature, indices = compiled.with_seed(graph, signature, indices)
                 seed = graph.inputs[signature.seed_index]  # type: ignore[index]
                 backward = _backward(graph, indices, check_output=False, seed=seed, optimize=optimize)
-                function = _build(f, parsed, backward, signature, indices, single, has_aux, mode, optimize)
+                function = compiled.emit_and_load(f, parsed, backward, signature, indices, single, has_aux, mode, optimize, verify_passes=VERIFY_EVERY_PASS)
             else:
                 function, backward = _scalar_output_backward(f, parsed, graph, signature, indices, single, has_aux, mode, optimize)
     except GradgenError:
@@ -148,7 +147,7 @@ def _compile(f: Any, wrt: Wrt, *, optimize: bool, has_aux: bool, mode: str) -> A
     function.graph = backward
     if mode == "vjp":
         function.seed_name = signature.parameter_names[signature.seed_index]  # type: ignore[index]
-        function.bind = functools.partial(_bind, function, signature)
+        function.bind = functools.partial(compiled.forward_arguments, function, signature)
     return function
 
 
@@ -185,11 +184,12 @@ def _scalar_output_backward(
     output = proven.outputs[0]
     if not isinstance(output, Value) or output.scalar:
         backward = _backward(proven, indices, check_output=False, optimize=optimize, keep_value=keep_value)
-        return _build(f, parsed, backward, signature, indices, single, has_aux, mode, optimize), backward
+        return compiled.emit_and_load(f, parsed, backward, signature, indices, single, has_aux, mode, optimize, verify_passes=VERIFY_EVERY_PASS), backward
 
     def build_checked() -> tuple[Any, Graph]:
         checked_graph = _backward(proven, indices, check_output=True, optimize=optimize, keep_value=keep_value)
-        return _build(f, parsed, checked_graph, signature, indices, single, has_aux, mode, optimize), checked_graph
+        checked = compiled.emit_and_load(f, parsed, checked_graph, signature, indices, single, has_aux, mode, optimize, verify_passes=VERIFY_EVERY_PASS)
+        return checked, checked_graph
 
     assumed = kinds.infer_scalars(graph, True)
     guard = kinds.assumption_guard(proven, assumed)
@@ -203,10 +203,12 @@ def _scalar_output_backward(
     assumed = _with_float_inputs(assumed, guard)
     backward = _backward(assumed, indices, check_output=False, optimize=optimize, keep_value=keep_value)
     checked = _LazyFallback(lambda: build_checked()[0])
-    fast = _build(f, parsed, backward, signature, indices, single, has_aux, mode, optimize, guard=guard, fallback=checked)
+    fast = compiled.emit_and_load(
+        f, parsed, backward, signature, indices, single, has_aux, mode, optimize, verify_passes=VERIFY_EVERY_PASS, guard=guard, fallback=checked
+    )
     checked.callers = fast.__globals__
     fast.fallback = checked
-    fast.source_for = functools.partial(_guarded_source_for, fast, guard, signature)
+    fast.source_for = functools.partial(compiled.guarded_source_for, fast, guard, signature)
     return fast, backward
 
 
@@ -245,95 +247,6 @@ def _with_float_inputs(graph: Graph, positions: tuple[int, ...]) -> Graph:
 
     floats = {graph.inputs[i].id: dataclasses.replace(graph.inputs[i], dtype="py:float") for i in positions}
     return rename(graph, floats)
-
-
-def _guarded_source_for(fast: Any, guard: tuple[int, ...], signature: emit.Signature, *args: Any, **kwargs: Any) -> str:
-    import inspect
-
-    bound = inspect.signature(fast).bind(*args, **kwargs)
-    bound.apply_defaults()
-    if all(type(bound.arguments[signature.parameter_names[i]]) is float for i in guard):
-        return fast.source
-    return fast.fallback.source_for(*args, **kwargs)
-
-
-def _build(
-    f: Any, parsed: ParsedFunction, graph: Graph, signature: emit.Signature, indices: tuple[int, ...], single: bool,
-    has_aux: bool, mode: str, optimize: bool, guard: tuple[int, ...] = (), fallback: Any = None,
-) -> Any:
-    """Emit and load the backward; for array arguments, behind a dispatcher that specializes."""
-    forward_outputs = len(graph.outputs) - len(indices)
-    layout = _layout(forward_outputs, len(indices), single, has_aux, mode)
-    gradients = frozenset(range(forward_outputs, len(graph.outputs)))
-    name = f"{mode}_{f.__name__}"
-    guard_names = tuple(signature.parameter_names[i] for i in guard)
-    source = emit.emit_source(graph, signature, name=name, layout=layout, fresh_outputs=gradients, guard=guard_names)
-
-    def load(text: str, function_name: str) -> Any:
-        return _load(text, function_name, f, parsed, signature, {"__gradgen_fallback": fallback})
-
-    function = load(source, name)
-    function.source = source
-    if optimize and not guard and any(not value.scalar for value in graph.inputs):
-        # Arrays: dispatch to code specialized for the arguments' shapes, like a jit.
-        specializations = dispatch.Specializations(graph, signature, name, layout, gradients, function, load, VERIFY_EVERY_PASS)
-        generic = function
-        function = _load_dispatcher(name, signature, specializations, f, parsed)
-        function.source = source
-        function.generic = generic
-        function.source_for = specializations.source_for
-    else:
-        function.source_for = functools.partial(_same_source, source)
-    return function
-
-
-def _with_seed(graph: Graph, signature: emit.Signature, indices: tuple[int, ...]) -> tuple[Graph, emit.Signature, tuple[int, ...]]:
-    """Add the parameter ``grad_out`` (the output's cotangent) after the positional parameters."""
-    arguments = signature.arguments
-    names = set(signature.parameter_names)
-    seed_name = "grad_out"
-    while seed_name in names:
-        seed_name += "_"
-    position = len(arguments.posonlyargs) + len(arguments.args)
-    seed = Value(reverse.next_id(graph), seed_name)
-    inputs = graph.inputs[:position] + (seed,) + graph.inputs[position:]
-    keyword_only = bool(arguments.defaults)
-    if keyword_only:
-        arguments = ast.arguments(
-            posonlyargs=arguments.posonlyargs, args=arguments.args, vararg=None,
-            kwonlyargs=[*arguments.kwonlyargs, ast.arg(seed_name)], kw_defaults=[*arguments.kw_defaults, None],
-            kwarg=None, defaults=arguments.defaults,
-        )
-        inputs = graph.inputs + (seed,)
-        position = len(graph.inputs)
-    else:
-        arguments = ast.arguments(
-            posonlyargs=arguments.posonlyargs, args=[*arguments.args, ast.arg(seed_name)], vararg=None,
-            kwonlyargs=arguments.kwonlyargs, kw_defaults=arguments.kw_defaults, kwarg=None, defaults=arguments.defaults,
-        )
-    parameter_names = tuple(v.name for v in inputs)
-    shifted = tuple(i if i < position else i + 1 for i in indices)
-    return Graph(inputs, graph.equations, graph.outputs), emit.Signature(arguments, parameter_names, position), shifted
-
-
-def _bind(function: Any, signature: emit.Signature, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """The forward's arguments by name, defaults applied (used by ``jacobian``)."""
-    import inspect
-
-    parameters = [p for p in inspect.signature(function).parameters.values() if p.name != function.seed_name]
-    bound = inspect.Signature(parameters).bind(*args, **kwargs)
-    bound.apply_defaults()
-    return dict(bound.arguments)
-
-
-def _output_proven_scalar(graph: Graph) -> bool:
-    output = kinds.infer_scalars(graph, False).outputs[0]
-    return not isinstance(output, Value) or output.scalar
-
-
-def _same_source(source: str, *args: Any, **kwargs: Any) -> str:
-    """``source_for`` of a gradient with nothing to specialize: the one source there is."""
-    return source
 
 
 def _resolve_wrt(wrt: Wrt, parsed: ParsedFunction) -> tuple[tuple[int, ...], bool]:
@@ -388,73 +301,3 @@ def _outputs_for(parsed: ParsedFunction, has_aux: bool, mode: str) -> Graph:
     return parsed.graph
 
 
-def _layout(forward_outputs: int, count: int, single: bool, has_aux: bool, mode: str) -> emit.Layout:
-    """Where each returned item is among the graph's outputs (value and aux come first)."""
-    gradients: emit.Layout = forward_outputs if single else tuple(range(forward_outputs, forward_outputs + count))
-    if mode == "value_and_grad":
-        return ((0, 1) if has_aux else 0, gradients)
-    return (gradients, 0) if has_aux else gradients
-
-
-def _signature(parsed: ParsedFunction, f: Any) -> emit.Signature:
-    arguments = ast.arguments(
-        posonlyargs=[ast.arg(a.arg) for a in parsed.source.tree.args.posonlyargs],
-        args=[ast.arg(a.arg) for a in parsed.source.tree.args.args],
-        vararg=None,
-        kwonlyargs=[ast.arg(a.arg) for a in parsed.source.tree.args.kwonlyargs],
-        kw_defaults=[_default(f.__kwdefaults__, a.arg) for a in parsed.source.tree.args.kwonlyargs],
-        kwarg=None,
-        defaults=[_literal(value) for value in (f.__defaults__ or ())],
-    )
-    return emit.Signature(arguments, parsed.parameters)
-
-
-def _default(defaults: dict[str, Any] | None, name: str) -> ast.expr | None:
-    if not defaults or name not in defaults:
-        return None
-    return _literal(defaults[name])
-
-
-def _literal(value: Any) -> ast.expr:
-    # The real default objects are set on the compiled function; the source shows literals
-    # as written and anything else as ``...`` so it still reads as a signature.
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return ast.Constant(value)
-    return ast.Constant(...)
-
-
-_compiled_count = 0
-
-
-def _load(source: str, name: str, f: Any, parsed: ParsedFunction, signature: emit.Signature, namespace: dict[str, Any] | None = None) -> types.FunctionType:
-    # Each compiled text gets its own linecache entry so tracebacks show its lines.
-    global _compiled_count
-    _compiled_count += 1
-    location = f"{parsed.source.filename}:{parsed.source.tree.lineno}"
-    filename = f"<gradgen {name} of {location} #{_compiled_count}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    namespace = {"__name__": getattr(f, "__module__", "__gradgen__"), **(namespace or {})}
-    exec(compile(source, filename, "exec"), namespace)
-    function = namespace[name]
-    function.__defaults__ = f.__defaults__
-    function.__kwdefaults__ = f.__kwdefaults__
-    if signature.seed_index is not None and f.__defaults__:
-        function.__kwdefaults__ = {**(f.__kwdefaults__ or {})}  # grad_out stays required
-    return function
-
-
-def _load_dispatcher(name: str, signature: emit.Signature, specializations: dispatch.Specializations, f: Any, parsed: ParsedFunction) -> Any:
-    module = dispatch.dispatcher_module(name, signature, specializations.keyed)
-    source = ast.unparse(module) + "\n"
-    namespace = {
-        "__gradgen_cache": specializations.cache,
-        "__gradgen_compile_for": specializations.compile_for,
-        "__gradgen_ndarray": np.ndarray,
-        "__gradgen_key_of": dispatch.key_of,
-        "__gradgen_remember": specializations.remember,
-    }
-    function = _load(source, name, f, parsed, signature, namespace)
-    # The dispatcher reads the snapshot of the previous call from its globals.
-    function.__globals__.update(specializations.dispatcher_globals)
-    specializations.dispatcher_globals = function.__globals__
-    return function

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Hashable
 
 import numpy as np
 
-from gradgen import ops
+from gradgen import ops, recognized
 from gradgen.errors import UnsupportedSyntaxError
 from gradgen.ir import Atom, Constant, Params, Value
 
@@ -145,7 +145,7 @@ def _refuse_signature(lowering: ExpressionLowering, op: str, signature: Signatur
         UnsupportedSyntaxError,
         node,
         f"{call} is supported with {inputs} positional argument(s)" + (f" and the keywords {params}" if params else ""),
-        ops.SUPPORTED_FUNCTIONS_HINT,
+        recognized.SUPPORTED_FUNCTIONS_HINT,
     )
 
 

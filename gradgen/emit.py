@@ -8,10 +8,12 @@ textbook's ``grad_x = grad_x + ...``), temporaries read more than once are ``t0`
 module names (``math``, ``np``, ``runtime``) are imported at the top under names no value
 uses. Backward statements carry a comment naming the source line they differentiate.
 
-Branches and loops become Python ``if`` and ``for`` statements (see ``emit_blocks.py``); names
-are chosen over all statements in textual order, nested blocks included. An equation that
-writes into an existing array (``out=``, from ``passes/buffers.py``) is spelled with ``out=``
-or as ``a += b`` (see ``emit_in_place.py``), and is never inlined, nor moved across.
+Each equation is spelled as an expression by ``emit_expressions.py``; every name comes from
+the one naming helper in ``emit_names.py``. Branches and loops become Python ``if`` and ``for``
+statements (see ``emit_blocks.py``); names are chosen over all statements in textual order,
+nested blocks included. An equation that writes into an existing array (``out=``, from
+``passes/buffers.py``) is spelled with ``out=`` or as ``a += b`` (see ``emit_in_place.py``),
+and is never inlined, nor moved across.
 
 Item writes: an ``index_set`` that ``passes/in_place.py`` marks ``in_place`` is the statement
 ``x[key] = v`` and its result keeps ``x``'s name; any other is ``runtime.index_set`` (a copy). A
@@ -25,7 +27,7 @@ import ast
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Iterator, Union
+from typing import Union
 
 from gradgen.emit_blocks import (
     BlockEmission,
@@ -37,28 +39,23 @@ from gradgen.emit_blocks import (
     _Statement,
     _unique_ids,
 )
+from gradgen.emit_expressions import ExpressionSpelling
 from gradgen.emit_in_place import assignment, not_across_writes
+from gradgen.emit_names import Names, builtin_names, import_statement
 from gradgen.errors import SourceLocation
 from gradgen.ir import (
     Atom,
-    Constant,
     Equation,
     Graph,
     Value,
     loop_layout,
     uses,
 )
-from gradgen.ops import ATTRIBUTE, DYNAMIC, METHOD, OPS, UFUNCS, Call, Identity, Operator, Subscript
+from gradgen.ops import OPS
 from gradgen.passes.in_place import mark_in_place, overwritten, read_after_overwrite
 
 Layout = Union[int, tuple["Layout", ...]]
 
-_IMPORTS = {
-    "math": ("math", None),
-    "numpy": ("numpy", "np"),
-    "runtime": ("gradgen.runtime", "runtime"),
-    "builtins": ("builtins", None),
-}
 _MAX_INLINE_DEPTH = 12
 _COMMENT = "__gradgen_comment_{}__"
 
@@ -72,46 +69,7 @@ class Signature:
     seed_index: int | None = None  # vjp: the position of the cotangent parameter
 
 
-class _Names:
-    """Every name in the emitted function comes from here, so none can collide."""
-
-    def __init__(self, parameters: tuple[str, ...], reserved: set[str]):
-        self.holder: dict[str, int] = {}
-        self.reserved = set(reserved)
-        self.temporaries = 0
-        self.temporary_values: set[int] = set()  # the ids of the values named t0, t1...
-        for name in parameters:
-            self.reserved.add(name)
-
-    def module_alias(self, preferred: str) -> str:
-        name, suffix = preferred, 0
-        while name in self.reserved:
-            suffix += 1
-            name = f"{preferred}_{suffix}"
-        self.reserved.add(name)
-        return name
-
-    def temporary(self) -> str:
-        while f"t{self.temporaries}" in self.reserved or f"t{self.temporaries}" in self.holder:
-            self.temporaries += 1
-        name = f"t{self.temporaries}"
-        self.temporaries += 1
-        self.reserved.add(name)
-        return name
-
-    def versioned(self, hint: str, value_id: int, position: int, last_use: dict[int, int], parameters: dict[str, int]) -> str:
-        suffix = 0
-        while True:
-            name = hint if suffix == 0 else f"{hint}_{suffix}"
-            holder = self.holder.get(name, parameters.get(name))
-            free = name not in self.reserved or name in parameters
-            if free and (holder is None or last_use.get(holder, -1) <= position):
-                self.holder[name] = value_id
-                return name
-            suffix += 1
-
-
-class _Emitter(BlockEmission):
+class _Emitter(ExpressionSpelling, BlockEmission):
     def __init__(
         self, graph: Graph, signature: Signature, layout: Layout, function_name: str, fresh_outputs: frozenset[int], guard: tuple[str, ...] = ()
     ):
@@ -130,7 +88,7 @@ class _Emitter(BlockEmission):
         # a loop body's result -> (the loop output named like it, the body input it replaces)
         self.carried_targets: dict[int, tuple[int, int]] = {}
         self.imports: dict[str, str] = {}
-        self.names = _Names(signature.parameter_names, {function_name} | _builtin_names(graph, signature))
+        self.names = Names(signature.parameter_names, {function_name} | builtin_names(_all_equations(graph), signature.parameter_names))
         self.value_names: dict[int, str] = {v.id: v.name for v in graph.inputs}
         self.output_ids = {a.id for a in graph.outputs if isinstance(a, Value)}
         self.prepare(Graph(graph.inputs, graph.equations, tuple(graph.outputs[i] for i in _indices(layout))))
@@ -182,138 +140,6 @@ class _Emitter(BlockEmission):
                 inlined.add(value.id)
         return not_across_writes(graph, inlined - read_after_overwrite(graph, inlined, written))
 
-    # -- expressions ----------------------------------------------------------------------------
-
-    def expression(self, atom: Atom, reads: list[int]) -> ast.expr:
-        if isinstance(atom, Value) and atom.id in self.aliases:
-            return self.expression(self.aliases[atom.id], reads)
-        if isinstance(atom, Constant):
-            return self.constant(atom.value)
-        if atom.id in self.inlined:
-            return self.equation_expression(self.producer[atom.id], reads)
-        reads.append(atom.id)
-        # The name is chosen later, once liveness is known; the node is patched then.
-        node = ast.Name("", ast.Load())
-        self.name_nodes.append((atom.id, node))
-        return node
-
-    def constant(self, value: Any) -> ast.expr:
-        if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
-            text = "nan" if value != value else "inf"
-            node: ast.expr = ast.Attribute(ast.Name(self.module("math"), ast.Load()), text, ast.Load())
-            return ast.UnaryOp(ast.USub(), node) if value < 0 else node
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and (value < 0 or (value == 0 and str(value).startswith("-"))):
-            return ast.UnaryOp(ast.USub(), ast.Constant(-value))
-        if isinstance(value, tuple):
-            return ast.Tuple([self.constant(v) for v in value], ast.Load())
-        return ast.Constant(value)
-
-    def module(self, key: str) -> str:
-        if key not in self.imports:
-            module, alias = _IMPORTS[key]
-            self.imports[key] = self.names.module_alias(alias or module)
-        return self.imports[key]
-
-    def equation_expression(self, equation: Equation, reads: list[int]) -> ast.expr:
-        spec = OPS[equation.op]
-        args = [self.expression(a, reads) for a in equation.inputs]
-        buffer = equation.param("out")
-        if buffer is not None:
-            # np.multiply(a, b, out=a): the result goes into an array nothing reads any more
-            # (see passes/buffers.py); ``assignment`` may spell it ``a *= b``
-            return ast.Call(self.callee("numpy", UFUNCS[equation.op]), args, [ast.keyword("out", args[buffer])])  # type: ignore[index]
-        if equation.op == "output_seed":
-            return self.output_seed(args[0], equation, reads)
-        spelling = spec.spelling
-        if isinstance(spelling, Identity):
-            return args[0]
-        if isinstance(spelling, Operator):
-            node = spelling.node()
-            if isinstance(node, ast.operator):
-                return ast.BinOp(args[0], node, args[1])
-            if isinstance(node, ast.unaryop):
-                return ast.UnaryOp(node, args[0])
-            return ast.Compare(args[0], [node], [args[1]])
-        if isinstance(spelling, Subscript):
-            dynamic = iter(args[1:])
-            entries = [self.key_entry(entry, dynamic, subscript=True) for entry in equation.param("key")]  # type: ignore[union-attr]
-            subscript = ast.Subscript(args[0], entries[0] if len(entries) == 1 else ast.Tuple(entries, ast.Load()), ast.Load())
-            if equation.param("copy"):  # a view kept apart from an array written in place
-                return ast.Call(ast.Attribute(subscript, "copy", ast.Load()), [], [])
-            return subscript
-        if isinstance(spelling, Call):
-            return self.call_expression(spelling, equation, args)
-        raise AssertionError(f"no spelling for op {equation.op!r}")
-
-    def call_expression(self, spelling: Call, equation: Equation, args: list[ast.expr]) -> ast.expr:
-        params = dict(equation.params)
-        module, attribute = spelling.function_for(str(params.get("lib", "numpy")))
-        split = len(args) if spelling.dynamic_from is None else spelling.dynamic_from
-        operands, dynamic = args[:split], iter(args[split:])
-        leading = [self.param_value(params[name], dynamic) for name in spelling.leading]
-        positional_values = [params.get(name) for name in spelling.positional]
-        while positional_values and positional_values[-1] is None:
-            positional_values.pop()
-        positional = [self.param_value(value, dynamic) for value in positional_values]
-        keywords = [
-            ast.keyword(name, self.key_expression(value, dynamic) if name == "key" else self.param_value(value, dynamic))
-            for name, value in equation.params
-            if name not in ("lib", "in_place", *spelling.leading, *spelling.positional) and value is not None and not (name == "keepdims" and value is False)
-        ]
-        if spelling.packed:
-            operands = [ast.Tuple(operands, ast.Load())]
-        if module == ATTRIBUTE:
-            return ast.Attribute(operands[0], attribute, ast.Load())
-        if module == METHOD:
-            return ast.Call(ast.Attribute(operands[0], attribute, ast.Load()), [*operands[1:], *positional], keywords)
-        return ast.Call(self.callee(module, attribute), [*leading, *operands, *positional], keywords)
-
-    def param_value(self, value: Any, dynamic: Iterator[ast.expr]) -> ast.expr:
-        """A static param as a literal, with its DYNAMIC markers filled by run-time values."""
-        if value == DYNAMIC:
-            return next(dynamic)
-        if isinstance(value, tuple):
-            return ast.Tuple([self.param_value(v, dynamic) for v in value], ast.Load())
-        return self.constant(value)
-
-    def key_expression(self, key: Any, dynamic: Iterator[ast.expr]) -> ast.expr:
-        """An index ``key`` (see indexing.py) as the Python value ``x[...]`` receives."""
-        return ast.Tuple([self.key_entry(entry, dynamic, subscript=False) for entry in key], ast.Load())
-
-    def key_entry(self, entry: Any, dynamic: Iterator[ast.expr], *, subscript: bool) -> ast.expr:
-        if entry == DYNAMIC:
-            return next(dynamic)
-        if not isinstance(entry, tuple):
-            return self.constant(entry)
-        if entry[0] == "newaxis":
-            return ast.Constant(None)
-        if entry[0] == "ellipsis":
-            return ast.Constant(...)
-        if entry[0] == "list":
-            return ast.List([self.constant(position) for position in entry[1]], ast.Load())
-        bounds = [None if part is None else self.param_value(part, dynamic) for part in entry[1:]]
-        if subscript:
-            return ast.Slice(*bounds)
-        return ast.Call(ast.Name("slice", ast.Load()), [b or ast.Constant(None) for b in bounds], [])
-
-    def output_seed(self, output: ast.expr, equation: Equation, reads: list[int]) -> ast.expr:
-        """``1.0 if L.__class__ is float else runtime.output_seed(L)``: a Python float output
-        costs one attribute test; anything else gets the full check (and its clear error)."""
-        again = self.expression(equation.inputs[0], reads)
-        is_float = ast.Compare(ast.Attribute(output, "__class__", ast.Load()), [ast.Is()], [ast.Name("float", ast.Load())])
-        check = ast.Call(self.callee("runtime", "output_seed"), [again], [])
-        return ast.IfExp(is_float, ast.Constant(1.0), check)
-
-    def callee(self, module: str, attribute: str) -> ast.expr:
-        if module == "":
-            if attribute in self.signature.parameter_names:  # a parameter shadows the builtin
-                return ast.Attribute(ast.Name(self.module("builtins"), ast.Load()), attribute, ast.Load())
-            return ast.Name(attribute, ast.Load())
-        node: ast.expr = ast.Name(self.module(module), ast.Load())
-        for part in attribute.split("."):  # np.linalg.norm
-            node = ast.Attribute(node, part, ast.Load())
-        return node
-
     # -- statements -----------------------------------------------------------------------------
 
     def function(self, name: str, layout: Layout) -> ast.Module:
@@ -360,7 +186,7 @@ class _Emitter(BlockEmission):
             type_comment=None,
             lineno=0,
         )
-        imports = [_import_statement(key, alias) for key, alias in sorted(self.imports.items())]
+        imports = [import_statement(key, alias) for key, alias in sorted(self.imports.items())]
         return ast.Module(body=[*imports, function], type_ignores=[])
 
     def target(self, value: Value, position: int, last_use: dict[int, int], parameters: dict[str, int], *, required: bool) -> str | None:
@@ -481,26 +307,6 @@ def _describe(location: SourceLocation) -> str:
     if outer is not location:
         text += f"  [inlined from line {location.line}]"
     return text
-
-
-def _builtin_names(graph: Graph, signature: Signature) -> set[str]:
-    names = {"float"}  # the output check and the argument guard test ``x.__class__ is float``
-    for equation in _all_equations(graph):
-        if equation.op == "loop":
-            names |= {"range", "reversed"}
-        spelling = OPS[equation.op].spelling
-        if isinstance(spelling, Call):
-            module, attribute = spelling.function_for(str(equation.param("lib", "numpy")))
-            if module == "":
-                names.add(attribute)
-    return names - set(signature.parameter_names)
-
-
-def _import_statement(key: str, alias: str) -> ast.stmt:
-    module, _ = _IMPORTS[key]
-    if key == "runtime":
-        return ast.ImportFrom("gradgen", [ast.alias("runtime", None if alias == "runtime" else alias)], 0)
-    return ast.Import([ast.alias(module, None if alias == module else alias)])
 
 
 def emit_source(

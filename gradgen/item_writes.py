@@ -70,7 +70,7 @@ class BufferTable:
     tokens: Iterable[int] = field(default_factory=itertools.count)
     written_on: dict[int, int] = field(default_factory=dict)  # generation -> line of its write
     # Generations made by ``t += a`` on a name: numpy updates an array in place, which its views
-    # see (an alias u = t is refused apart, at run time: parse.refuse_shared_update).
+    # see (an alias u = t is refused apart, at run time: statements.refuse_shared_update).
     updates: set[int] = field(default_factory=set)
     # The newest generation: a buffer at least this new has no newer write to be stale against,
     # which spares the scan of every name in scope on each read (compile time stays linear).

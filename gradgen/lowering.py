@@ -13,7 +13,7 @@ import ast
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from gradgen import call_binding, indexing, ops
+from gradgen import call_binding, indexing, ops, recognized
 from gradgen.builder import GraphBuilder
 from gradgen.errors import GradgenError, SourceLocation, UnknownFunctionError, UnsupportedSyntaxError
 from gradgen.ir import Atom, Constant, Params, Value
@@ -146,7 +146,7 @@ class ExpressionLowering:
     # -- operators ----------------------------------------------------------------------------
 
     def binary(self, operator_node: ast.operator, left: Any, right: Any, node: ast.AST) -> Value:
-        op = ops.BINARY_OPERATORS.get(type(operator_node))
+        op = recognized.BINARY_OPERATORS.get(type(operator_node))
         if op is None:
             symbol = _OPERATOR_SYMBOLS.get(type(operator_node), type(operator_node).__name__)
             self.fail(
@@ -172,7 +172,7 @@ class ExpressionLowering:
     def compare(self, node: ast.Compare) -> Value:
         if len(node.ops) != 1:
             self.fail(UnsupportedSyntaxError, node, "chained comparisons are not supported", "compare two values at a time")
-        op = ops.COMPARISONS.get(type(node.ops[0]))
+        op = recognized.COMPARISONS.get(type(node.ops[0]))
         if op is None:
             self.fail(UnsupportedSyntaxError, node, f"the comparison '{ast.unparse(node)}' is not supported", "supported comparisons: < <= > >= == !=")
         operands = (self.atom(self.expression(node.left), node), self.atom(self.expression(node.comparators[0]), node))
@@ -184,12 +184,12 @@ class ExpressionLowering:
             try:
                 obj = getattr(base.obj, node.attr)
             except AttributeError:
-                self.fail(UnknownFunctionError, node, f"'{ast.unparse(node)}' does not exist", ops.SUPPORTED_FUNCTIONS_HINT)
+                self.fail(UnknownFunctionError, node, f"'{ast.unparse(node)}' does not exist", recognized.SUPPORTED_FUNCTIONS_HINT)
             return self.python_attribute(obj, node)
         if isinstance(base, Value) and node.attr == "T":
             return self.builder.add("transpose", (base,), (("lib", self.attribute_lib()), ("axes", None)), self.location(node))
-        if isinstance(base, Value) and node.attr in ops.ATTRIBUTES:
-            return call_binding.bind(self, ops.ATTRIBUTES[node.attr], None, [base], {}, node)
+        if isinstance(base, Value) and node.attr in recognized.ATTRIBUTES:
+            return call_binding.bind(self, recognized.ATTRIBUTES[node.attr], None, [base], {}, node)
         if isinstance(base, Value) and node.attr == "shape":
             self.fail(
                 UnsupportedSyntaxError,
@@ -202,7 +202,7 @@ class ExpressionLowering:
             UnsupportedSyntaxError,
             node,
             f"the attribute '.{node.attr}' is not supported here",
-            "supported: x.T, x.shape[i], x.size, x.ndim, and the methods " + ops.METHODS_HINT,
+            "supported: x.T, x.shape[i], x.size, x.ndim, and the methods " + recognized.METHODS_HINT,
         )
 
     def python_attribute(self, obj: Any, node: ast.AST) -> Any:
@@ -224,7 +224,7 @@ class ExpressionLowering:
             if isinstance(receiver, Value):
                 return self.method_call(receiver, node)
             if not isinstance(receiver, PythonObject):
-                self.fail(UnsupportedSyntaxError, node.func, f"'{ast.unparse(node.func)}()' is not supported", ops.SUPPORTED_FUNCTIONS_HINT)
+                self.fail(UnsupportedSyntaxError, node.func, f"'{ast.unparse(node.func)}()' is not supported", recognized.SUPPORTED_FUNCTIONS_HINT)
             callee = self.python_attribute(self._getattr(receiver, node.func), node.func)
         else:
             callee = self.expression(node.func)
@@ -247,7 +247,7 @@ class ExpressionLowering:
         try:
             return getattr(receiver.obj, node.attr)
         except AttributeError:
-            self.fail(UnknownFunctionError, node, f"'{ast.unparse(node)}' does not exist", ops.SUPPORTED_FUNCTIONS_HINT)
+            self.fail(UnknownFunctionError, node, f"'{ast.unparse(node)}' does not exist", recognized.SUPPORTED_FUNCTIONS_HINT)
 
     def as_primitive(self, callee: Any) -> Primitive | None:
         if isinstance(callee, Primitive):
@@ -257,14 +257,14 @@ class ExpressionLowering:
         obj = callee.obj
         try:
             for table, lib in (
-                (ops.MATH_FUNCTIONS, "math"),
-                (ops.NUMPY_FUNCTIONS, "numpy"),
-                (ops.BUILTIN_FUNCTIONS, "builtins"),
+                (recognized.MATH_FUNCTIONS, "math"),
+                (recognized.NUMPY_FUNCTIONS, "numpy"),
+                (recognized.BUILTIN_FUNCTIONS, "builtins"),
             ):
                 if obj in table:
                     return Primitive(table[obj], lib)
-            if obj in ops.NUMPY_PRESETS:
-                op, preset = ops.NUMPY_PRESETS[obj]
+            if obj in recognized.NUMPY_PRESETS:
+                op, preset = recognized.NUMPY_PRESETS[obj]
                 return Primitive(op, "numpy", preset)
         except TypeError:  # unhashable callables are never primitives
             return None
@@ -272,13 +272,13 @@ class ExpressionLowering:
 
     def method_call(self, receiver: Value, node: ast.Call) -> Value:
         assert isinstance(node.func, ast.Attribute)
-        op = ops.METHODS.get(node.func.attr)
+        op = recognized.METHODS.get(node.func.attr)
         if op is None:
             self.fail(
                 UnknownFunctionError,
                 node.func,
                 f"the method '.{node.func.attr}()' is not supported",
-                "supported methods: " + ops.METHODS_HINT,
+                "supported methods: " + recognized.METHODS_HINT,
             )
         args = [receiver, *(self.expression(argument) for argument in node.args)]
         kwargs = {keyword.arg: self.expression(keyword.value) for keyword in node.keywords if keyword.arg}

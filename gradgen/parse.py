@@ -2,8 +2,8 @@
 
 The accepted subset (anything else raises a located ``GradgenError`` saying what is supported):
 
-* statements: assignment (``a = ...``, ``a, b = ...``, ``a = b = ...``), augmented assignment
-  to a name (``s += x``), item writes into arrays the function created (``H[t] = h``,
+* statements (see ``statements.py``): assignment (``a = ...``, ``a, b = ...``, ``a = b = ...``),
+  augmented assignment to a name (``s += x``), item writes into arrays the function created (``H[t] = h``,
   ``H[:, j] += v``: see ``item_writes.py``), annotated assignment, a final ``return``; docstrings, ``pass``,
   ``print(...)`` and ``assert`` are allowed and left out of the graph; ``import`` binds a name;
   ``if``/``elif``/``else`` (returns inside branches included), ``for i in range(...)`` and
@@ -12,7 +12,7 @@ The accepted subset (anything else raises a located ``GradgenError`` saying what
   are rewritten into those first (see ``loops.py``); a list display is a tuple;
 * expressions: numbers, names, tuples, ``a if c else b``, the operators ``+ - * / ** @``, unary ``-``/``+``,
   single comparisons (not differentiated), ``x.T``, and calls to the functions listed in
-  ``ops.SUPPORTED_FUNCTIONS_HINT``;
+  ``recognized.SUPPORTED_FUNCTIONS_HINT``;
 * names resolve like Python: parameters and locals, then the closure, module globals and
   builtins. ``math``/``numpy`` functions are recognized by identity under any alias; plain
   Python functions with source are inlined (their own names become hints); module-level
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import importlib
 import inspect
 import types
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from gradgen import ops
+from gradgen import recognized
 from gradgen.builder import GraphBuilder
 from gradgen.control_flow import ControlFlowLowering, always_returns, fold_returns
 from gradgen.errors import (
@@ -46,32 +45,10 @@ from gradgen.errors import (
 )
 from gradgen.ir import Constant, Graph, Value
 from gradgen.item_writes import BufferTable, ItemWriteLowering
-from gradgen.loops import LoopLowering, visible_name
+from gradgen.loops import LoopLowering
 from gradgen.lowering import ExpressionLowering, PythonObject
 from gradgen.source import FunctionSource, read_function
-
-_CONTROL_FLOW_HINT = (
-    "gradgen differentiates assignments, augmented assignments to names, if/elif/else, "
-    "for loops (over range(), arrays, tuples, enumerate, zip), while loops, break, continue and returns"
-)
-
-_UNSUPPORTED_STATEMENTS: dict[type, str] = {
-    ast.Return: "'return' is supported only where it ends the function (possibly inside if/else)",
-    ast.Try: "'try' statements are not supported",
-    ast.With: "'with' statements are not supported",
-    ast.Raise: "'raise' statements are not supported",
-    ast.Global: "'global' declarations are not supported",
-    ast.Nonlocal: "'nonlocal' declarations are not supported",
-    ast.Delete: "'del' statements are not supported",
-    ast.FunctionDef: "nested function definitions are not supported",
-    ast.AsyncFunctionDef: "nested function definitions are not supported",
-    ast.ClassDef: "class definitions are not supported",
-    ast.Match: "'match' statements are not supported",
-    ast.Break: "'break' is supported only inside a loop",
-    ast.Continue: "'continue' is supported only inside a loop",
-}
-if hasattr(ast, "TryStar"):
-    _UNSUPPORTED_STATEMENTS[ast.TryStar] = "'try' statements are not supported"
+from gradgen.statements import StatementLowering
 
 
 @dataclass(frozen=True)
@@ -107,7 +84,7 @@ def parse_function(function: object, *, hash_cons: bool = False) -> ParsedFuncti
     )
 
 
-class FunctionLowering(LoopLowering, ControlFlowLowering, ItemWriteLowering, ExpressionLowering):
+class FunctionLowering(StatementLowering, LoopLowering, ControlFlowLowering, ItemWriteLowering, ExpressionLowering):
     """Lowers one function body (the user's function or an inlined helper) into the builder."""
 
     def __init__(
@@ -187,138 +164,6 @@ class FunctionLowering(LoopLowering, ControlFlowLowering, ItemWriteLowering, Exp
             "end the function with 'return <output>'",
         )
 
-    # -- statements ---------------------------------------------------------------------------
-
-    def statement(self, node: ast.stmt) -> None:
-        if isinstance(node, ast.Assign):
-            # A list display is a sequence to loop over (weights = [W1, W2]), as a tuple is.
-            value = tuple(map(self.expression, node.value.elts)) if isinstance(node.value, ast.List) else self.expression(node.value)
-            for target in node.targets:
-                self.bind(target, value, node)
-            self.record_aliases(node)
-        elif isinstance(node, ast.AugAssign):
-            if isinstance(node.target, ast.Subscript):
-                self.item_write(node.target, self.expression(node.value), node, node.op)
-                return
-            if not isinstance(node.target, ast.Name):
-                self.refuse_target(node.target)
-            current = self.expression(ast.Name(node.target.id, ast.Load(), **_position(node.target)))
-            self.refuse_shared_update(node, current)
-            operand = self.expression(node.value)
-            self.bind(node.target, self.binary(node.op, current, operand, node), node)
-            self.update_in_place(current, self.env[node.target.id], node)
-        elif isinstance(node, ast.AnnAssign):
-            if node.value is not None:
-                self.bind(node.target, self.expression(node.value), node)
-        elif isinstance(node, ast.Expr):
-            self.expression_statement(node)
-        elif isinstance(node, ast.If):
-            self.if_statement(node)
-        elif isinstance(node, ast.For):
-            self.for_statement(node)
-        elif isinstance(node, ast.While):
-            self.while_loop(node)
-        elif isinstance(node, (ast.Pass, ast.Assert)):
-            pass
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            self.bind_import(node)
-        else:
-            message = _UNSUPPORTED_STATEMENTS.get(type(node), f"'{type(node).__name__}' statements are not supported")
-            self.fail(UnsupportedSyntaxError, node, message, _CONTROL_FLOW_HINT)
-
-    def expression_statement(self, node: ast.Expr) -> None:
-        value = node.value
-        if isinstance(value, ast.Constant):  # docstrings and ``...``
-            return
-        if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "print":
-            # Left out of the graph, but its names must exist, as they must for Python.
-            for name in ast.walk(value):
-                if isinstance(name, ast.Name) and isinstance(name.ctx, ast.Load):
-                    self.name(name)
-            return
-        self.expression(value)  # validated, then dropped: it has no effect on the output
-
-    def record_aliases(self, node: ast.Assign) -> None:
-        """Names that are one object after ``u = t`` or ``u = t = ...``: an in-place update of
-        one (``t += a`` on an array) changes the other, which SSA values do not model."""
-        names = [t.id for t in node.targets if isinstance(t, ast.Name)]
-        if isinstance(node.value, ast.Name) and node.value.id in self.env:
-            names.append(node.value.id)
-        if len(names) < 2:
-            return
-        group = set(names).union(*(self.aliases.get(name, set()) for name in names))
-        for name in group:
-            self.aliases[name] = group - {name}
-
-    def refuse_shared_update(self, node: ast.AugAssign, current: Any) -> None:
-        """``t += a`` rebinds a number but changes an array in place, and with it every name
-        for that array. Numbers are fine; an array is refused, at run time when only the run
-        time knows (the emitted code then raises this error)."""
-        target = node.target.id  # type: ignore[union-attr]
-        others = sorted(self.aliases.get(target, ()))
-        if not others or isinstance(current, Constant) or getattr(current, "scalar", False):
-            return
-        symbol = _AUGMENTED_SYMBOLS.get(type(node.op), "?=")
-        where = self.source.location(node)
-        params = (
-            ("message", f"'{target} {symbol} ...' changes in place the array that '{others[0]}' also names"),
-            ("hint", f"write {target} = {target} {symbol[:-1]} ... to make a new array (gradgen does not model arrays changed in place)"),
-            ("where", (where.filename, where.line, where.column)),
-        )
-        self.builder.add("no_in_place_update", (current,), params, self.location(node))
-
-    def bind(self, target: ast.expr, value: Any, statement: ast.stmt) -> None:
-        if isinstance(target, ast.Name):
-            for other in self.aliases.pop(target.id, set()):  # rebinding ends the aliasing
-                self.aliases.get(other, set()).discard(target.id)
-            if isinstance(value, (Value, Constant)):
-                value = self.builder.name(value, visible_name(target.id), self.location(statement))
-                self.name_buffer(value, statement)
-            self.env[target.id] = value
-        elif isinstance(target, (ast.Tuple, ast.List)):
-            if not isinstance(value, tuple) or len(value) != len(target.elts):
-                count = len(value) if isinstance(value, tuple) else 1
-                self.fail(
-                    UnsupportedSyntaxError,
-                    target,
-                    f"cannot unpack {count} value(s) into {len(target.elts)} names",
-                    "tuple assignment needs a tuple of the same length on the right",
-                )
-            for element, item in zip(target.elts, value):
-                self.bind(element, item, statement)
-        elif isinstance(target, ast.Subscript):
-            self.item_write(target, value, statement)
-        else:
-            self.refuse_target(target)
-
-    def refuse_target(self, target: ast.expr) -> NoReturn:
-        if isinstance(target, ast.Attribute):
-            self.fail(UnsupportedSyntaxError, target, "assignment to an attribute is not supported", "assign to a plain name instead")
-        self.fail(
-            UnsupportedSyntaxError,
-            target,
-            f"cannot assign to {ast.unparse(target)}",
-            "assign to names or tuples of names (a, b = ...)",
-        )
-
-    def bind_import(self, node: ast.Import | ast.ImportFrom) -> None:
-        try:
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    module = importlib.import_module(alias.name)
-                    if alias.asname:
-                        self.env[alias.asname] = PythonObject(module)
-                    else:
-                        top = alias.name.split(".")[0]
-                        self.env[top] = PythonObject(importlib.import_module(top))
-            else:
-                module = importlib.import_module(node.module or "")
-                for alias in node.names:
-                    obj = getattr(module, alias.name)
-                    self.env[alias.asname or alias.name] = self.from_python(obj, node)
-        except (ImportError, AttributeError) as error:
-            self.fail(UnknownNameError, node, f"import failed: {error}", "import math or numpy, or names from them")
-
     # -- names and calls ----------------------------------------------------------------------
 
     def name(self, node: ast.Name) -> Any:
@@ -366,7 +211,7 @@ class FunctionLowering(LoopLowering, ControlFlowLowering, ItemWriteLowering, Exp
             UnknownFunctionError,
             node.func,
             f"call to {_describe(function)} is not supported",
-            ops.SUPPORTED_FUNCTIONS_HINT,
+            recognized.SUPPORTED_FUNCTIONS_HINT,
         )
 
     def inline(self, function: types.FunctionType, node: ast.Call, args: list[Any], kwargs: dict[str, Any]) -> Any:
@@ -415,9 +260,6 @@ class FunctionLowering(LoopLowering, ControlFlowLowering, ItemWriteLowering, Exp
                 )
 
 
-_AUGMENTED_SYMBOLS = {ast.Add: "+=", ast.Sub: "-=", ast.Mult: "*=", ast.Div: "/=", ast.Pow: "**=", ast.MatMult: "@="}
-
-
 def _assigned_names(tree: ast.FunctionDef) -> frozenset[str]:
     """Every name the function's own body binds (its locals, in Python's sense)."""
     names: set[str] = set()
@@ -447,15 +289,6 @@ def _is_python_value(value: Any) -> bool:
 
 def _annotated_scalar(argument: ast.arg) -> bool:
     return isinstance(argument.annotation, ast.Name) and argument.annotation.id in ("float", "int")
-
-
-def _position(node: ast.AST) -> dict[str, int]:
-    return {
-        "lineno": node.lineno,
-        "col_offset": node.col_offset,
-        "end_lineno": getattr(node, "end_lineno", node.lineno),
-        "end_col_offset": getattr(node, "end_col_offset", node.col_offset),
-    }
 
 
 def _describe(function: Any) -> str:

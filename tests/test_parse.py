@@ -91,3 +91,16 @@ def test_numpy_scalar_globals_are_constants():
 
     graph = parse_function(samples.numpy_scalar_global).graph
     assert graph.equations[0].inputs[1] == Constant(float(np.float64(3.0)))
+
+
+def test_every_op_the_parser_recognizes_is_in_the_op_table():
+    from gradgen import recognized
+    from gradgen.ops import OPS
+
+    tables = (
+        recognized.BINARY_OPERATORS, recognized.COMPARISONS, recognized.MATH_FUNCTIONS,
+        recognized.NUMPY_FUNCTIONS, recognized.BUILTIN_FUNCTIONS, recognized.METHODS, recognized.ATTRIBUTES,
+    )
+    named = {op for table in tables for op in table.values()}
+    named |= {op for op, _ in recognized.NUMPY_PRESETS.values()}
+    assert named - set(OPS) == set()

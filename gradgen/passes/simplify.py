@@ -8,7 +8,8 @@ of a scalar output relies on. Negations are pushed
 outwards until two cancel or one turns an addition into a subtraction; then the sigmoid's
 slope ``L / (1 + t) * t`` becomes the hand-written ``L * (1 - L)`` (see ``products.py``).
 
-A cond's branches are simplified on their own; constant operands are moved into them, and a
+A cond's branches and a loop's body are simplified on their own, once readied by
+``simplify_blocks.py`` (constants moved into them, unchanged carried values made invariant); a
 cond whose predicate folded to a constant is replaced by the branch it selects.
 """
 
@@ -29,12 +30,16 @@ from gradgen.ir import (
     is_constant_number,
     loop_layout,
     uses,
-    with_branches,
 )
 from gradgen.ops import OPS
 from gradgen.passes.products import first_power_factor, slope_factor
-from gradgen.passes.records import with_body
-from gradgen.passes.substitution import map_branches, rebuild, rename, substitute, substitute_inputs
+from gradgen.passes.simplify_blocks import (
+    constant_invariants_inside,
+    constant_operands_inside,
+    known_floats,
+    unchanged_carried,
+)
+from gradgen.passes.substitution import map_branches, rebuild, substitute, substitute_inputs
 from gradgen.shapes import is_float_dtype
 
 # Ops whose result is a float whatever their inputs (given numbers or numeric arrays).
@@ -292,9 +297,9 @@ def simplify(graph: Graph) -> Graph:
                 replacements.update(outputs)
                 changed = True
                 continue
-            inside = _constant_operands_inside(equation)
+            inside = constant_operands_inside(equation)
             floats = [simplifier.is_float(a) for a in inside.inputs[1:]]
-            simplified = map_branches(inside, lambda branch: simplify(_known_floats(branch, floats)))
+            simplified = map_branches(inside, lambda branch: simplify(known_floats(branch, floats)))
             changed = changed or simplified != equation
             equation = simplified
         elif equation.op == "while":
@@ -302,15 +307,15 @@ def simplify(graph: Graph) -> Graph:
             changed = changed or simplified is not equation
             equation = simplified
         elif equation.op == "loop":
-            unchanged = _unchanged_carried(equation)
+            unchanged = unchanged_carried(equation)
             if unchanged is not None:
                 equation, passed = unchanged
                 replacements.update(passed)
                 changed = True
-            inside = _constant_invariants_inside(equation)
+            inside = constant_invariants_inside(equation)
             layout = loop_layout(inside)
             floats = [False] * (1 + layout.carried) + [simplifier.is_float(a) for a in layout.invariants(inside)]
-            simplified = map_branches(inside, lambda body: simplify(_known_floats(body, floats)))
+            simplified = map_branches(inside, lambda body: simplify(known_floats(body, floats)))
             changed = changed or simplified != equation
             equation = simplified
         result = simplifier.rewrite(equation)
@@ -328,69 +333,3 @@ def simplify(graph: Graph) -> Graph:
     if not changed:
         return graph
     return rebuild(graph, equations, replacements)
-
-
-def _known_floats(graph: Graph, floats: list[bool]) -> Graph:
-    """``graph`` with the inputs at the flagged positions known to be floats (as dtype)."""
-    known = {v.id: dataclasses.replace(v, dtype="py:float") for v, flag in zip(graph.inputs, floats) if flag and not is_float_dtype(v.dtype)}
-    if not known:
-        return graph
-    return rename(graph, known)
-
-
-def _unchanged_carried(eq: Equation) -> tuple[Equation, dict[int, Atom]] | None:
-    """A loop whose body returns a carried value unchanged carries it no more: it becomes an
-    invariant, and the loop's output for it is its initial value (the adjoint of an accumulator)."""
-    layout = loop_layout(eq)
-    body: Graph = eq.param("body")  # type: ignore[assignment]
-    carried = layout.carried
-    fixed = [k for k in range(carried) if isinstance(body.outputs[k], Value) and body.outputs[k].id == body.inputs[1 + k].id]  # type: ignore[union-attr]
-    if not fixed or len(fixed) == carried:
-        return None
-    kept = [k for k in range(carried) if k not in fixed]
-    invariants = range(1 + carried, 1 + carried + layout.invariant)
-    order = [0, *(1 + k for k in kept), *invariants, *(1 + k for k in fixed), *range(1 + carried + layout.invariant, len(body.inputs))]
-    new_body = Graph(tuple(body.inputs[p] for p in order), body.equations, tuple(body.outputs[k] for k in kept))
-    initial = layout.initial(eq)
-    inputs = (*eq.inputs[:3], *(initial[k] for k in kept), *layout.invariants(eq), *(initial[k] for k in fixed), *eq.inputs[3 + carried + layout.invariant :])
-    outputs = (*(eq.outputs[k] for k in kept), *eq.outputs[carried:])
-    params = with_body(eq, new_body, order)
-    passed = {eq.outputs[k].id: initial[k] for k in fixed}
-    return dataclasses.replace(eq, inputs=inputs, outputs=outputs, params=params), passed
-
-
-def _constant_invariants_inside(eq: Equation) -> Equation:
-    """A loop with its constant invariants written into its body."""
-    layout = loop_layout(eq)
-    start = 3 + layout.carried
-    constant = [m for m, a in enumerate(layout.invariants(eq)) if isinstance(a, Constant)]
-    if not constant:
-        return eq
-    body: Graph = eq.param("body")  # type: ignore[assignment]
-    dropped = {1 + layout.carried + m for m in constant}
-    mapping: dict[int, Atom] = {body.inputs[1 + layout.carried + m].id: eq.inputs[start + m] for m in constant}
-    order = [p for p in range(len(body.inputs)) if p not in dropped]
-    if layout.record is not None and any(layout.record.inputs[p].id in uses(layout.record) for p in dropped):
-        return eq
-    new_body = Graph(
-        tuple(body.inputs[p] for p in order),
-        tuple(substitute_inputs(inner, mapping) for inner in body.equations),
-        tuple(substitute(a, mapping) for a in body.outputs),
-    )
-    inputs = tuple(a for position, a in enumerate(eq.inputs) if position - start not in constant or position < start)
-    return dataclasses.replace(eq, inputs=inputs, params=with_body(eq, new_body, order))
-
-
-def _constant_operands_inside(eq: Equation) -> Equation:
-    """A cond with its constant operands written into its branches (cond(p, 2.0) -> cond(p))."""
-    constant = [i for i, a in enumerate(eq.inputs[1:]) if isinstance(a, Constant)]
-    if not constant:
-        return eq
-    new_branches = []
-    for branch in branches(eq):
-        mapping: dict[int, Atom] = {branch.inputs[i].id: eq.inputs[1 + i] for i in constant}
-        inputs = tuple(v for i, v in enumerate(branch.inputs) if i not in constant)
-        body = tuple(substitute_inputs(inner, mapping) for inner in branch.equations)
-        new_branches.append(Graph(inputs, body, tuple(substitute(a, mapping) for a in branch.outputs)))
-    inputs = (eq.inputs[0], *(a for i, a in enumerate(eq.inputs[1:]) if i not in constant))
-    return with_branches(dataclasses.replace(eq, inputs=inputs), *new_branches)
