@@ -29,6 +29,10 @@ from gradgen.ir import Atom, Constant, Equation, Graph, Value, branches, loop_la
 from gradgen.ops import DYNAMIC, OPS
 from gradgen.shapes import Fact, ShapeError, argument_fact, infer, resolve_dynamic, size_value, SIZE_OPS
 
+# Ops with a ``key`` whose run-time positions do not change their result's shape: reads, writes,
+# and the backward helpers that scatter into (``unindex``) or gather from (``written_gradient``) it.
+_KEYED = frozenset({"index", "index_set", "unindex", "written_gradient"})
+
 
 @dataclass(frozen=True)
 class StackFact:
@@ -96,7 +100,7 @@ class _Scope:
     def sizes_for(self, equation: Equation) -> dict[int, int]:
         """The known sizes, plus any valid position (0) for the run-time integers of ``x[i]`` and
         ``H[i] = v``: its shape is the same for every ``i`` in bounds (numpy raises for the others)."""
-        key = equation.param("key", ()) if equation.op in ("index", "index_set") else ()
+        key = equation.param("key", ()) if equation.op in _KEYED else ()
         if not any(entry == DYNAMIC for entry in key) or any(isinstance(entry, tuple) and DYNAMIC in entry for entry in key):  # type: ignore[union-attr]
             return self.sizes  # no run-time position, or a run-time slice bound: its value counts
         positions = {atom.id: 0 for atom in equation.inputs[1:] if isinstance(atom, Value) and _is_integer(self.facts.get(atom.id))}

@@ -123,6 +123,17 @@ def test_the_rnn_writes_its_rows_in_place_forward_and_backward():
         assert "stack.append(h)" in lines  # the stack records h only, not H
 
 
+def test_the_rnns_specialized_loop_body_knows_its_shapes_through_the_row_writes():
+    # The row adjoint grad_H[t] at a run-time t has a known shape, and so has everything after it:
+    # the products' gradients are plain numpy, not run-time helpers.
+    gradient = gradgen.grad(fn.rnn_rows, wrt=(1, 2))
+    point = (_normal(6, 2), 0.5 * _normal(3, 3), _normal(3, 2))
+    specialized = gradient.source_for(*point)
+    assert "runtime.matmul_vjp" not in specialized and "runtime.unbroadcast" not in specialized, specialized
+    for got, want in zip(gradient(*point), (central_differences(fn.rnn_rows, point, i) for i in (1, 2))):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
+
+
 def test_straight_line_writes_are_in_place_where_nothing_reads_the_old_array():
     lines = _code(gradgen.grad(fn.column_accumulation).source)
     for written in ("H[:, 1] = ", "H[:, 0] = ", "H[1] = ", "H[2] = ", "grad_H[1] = 0.0", "grad_H[2] = 0.0"):
