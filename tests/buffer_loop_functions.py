@@ -89,3 +89,15 @@ def branch_in_body(x, w):
         else:
             acc = acc * 0.5 + x
     return np.sum(acc * x)
+
+
+def branch_operand_read_after(x, w):
+    acc = np.zeros_like(x)
+    for t in range(3):
+        old = acc
+        if t < 1:
+            acc = acc * 0.5 + x * w
+        else:
+            acc = acc * 2.0
+        acc = acc + old * w  # the array acc held before the if is read after it
+    return np.sum(acc * x)

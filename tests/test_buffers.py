@@ -175,6 +175,7 @@ LOOP_CASES = [
     (fn.while_accumulates, (0, 1), [((3,), (3,)), ((2, 3), (2, 1))]),
     (fn.nested_loops, (0, 1), [((3,), (3,)), ((2, 3), (3,))]),
     (fn.branch_in_body, (0, 1), [((3,), (3,)), ((2, 3), (2, 3))]),
+    (fn.branch_operand_read_after, (0, 1), [((3,), (3,)), ((2, 3), (3,))]),
 ]
 
 
@@ -221,6 +222,15 @@ def test_values_recorded_on_the_stack_are_never_written():
     forward_loop = loop_bodies(source.split("# backward")[0])
     assert "stack.append(h)" in forward_loop[0] and writes_in_place(forward_loop)
     assert not any(re.search(r"\bh [-+*/]= |out=h\)", line) for line in forward_loop), source
+
+
+def test_the_branches_of_an_if_write_into_the_accumulator_they_are_handed():
+    x, w = rng.normal(size=3), rng.normal(size=3)
+    forward = gradgen.grad(fn.branch_in_body, wrt=(0, 1)).source_for(x, w).split("# backward")[0]
+    assert "np.copy" not in "\n".join(loop_bodies(forward)), forward
+    source = gradgen.grad(fn.branch_in_body, wrt=(0, 1)).source_for(x, w)
+    branches = "\n".join(line for line in loop_bodies(source) if line.startswith(" " * 12))
+    assert "out=acc_1)" in branches, source
 
 
 def test_views_and_arrays_read_later_are_not_written():

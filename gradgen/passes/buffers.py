@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Iterable
 
-from gradgen.ir import Atom, Equation, Graph, Value, loop_layout, subgraphs, with_subgraphs
+from gradgen.ir import Atom, Equation, Graph, Value, loop_layout
 from gradgen.ops import UFUNCS
 from gradgen.passes.ownership import ScopeOwnership, allocates, content_reads
 
@@ -67,7 +67,7 @@ class _Buffers(ScopeOwnership):
         if equation.op in ("loop", "while"):
             return self.loop(position, equation)
         if equation.op == "cond":
-            equation = with_subgraphs(equation, tuple(self.sub_scope(g, frozenset()).rewritten() for g in subgraphs(equation)))
+            return self.cond(position, equation)
         target = _writable_input(equation, position, self)
         if target is not None:
             equation = dataclasses.replace(equation, params=(*equation.params, ("out", target)))
@@ -92,6 +92,17 @@ class _Buffers(ScopeOwnership):
         for k, value in enumerate(equation.outputs):
             self.share(value.id, self.buffers_of[inputs[k].id] if k in owned else others | {value.id})  # type: ignore[union-attr]
         return [*copies, equation]
+
+    def cond(self, position: int, equation: Equation) -> list[Equation]:
+        """The cond with its branches rewritten (see ownership.py): an output that is an array of
+        its own in both branches is a new array here; the others may share any operand."""
+        equation, fresh = self.owning_cond(position, equation)
+        operands = frozenset().union(*self.input_buffers(equation.inputs))
+        for j, value in enumerate(equation.outputs):
+            if j in fresh:
+                self.owned.add(value.id)
+            self.share(value.id, frozenset({value.id}) if j in fresh else operands | {value.id})
+        return [equation]
 
     def input_buffers(self, atoms: Iterable[Atom]) -> list[frozenset[int]]:
         return [self.buffers_of.get(a.id, frozenset()) for a in atoms if isinstance(a, Value)]

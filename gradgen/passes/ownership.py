@@ -3,7 +3,7 @@ writes ``x[key] = v``) and ``buffers.py`` (``np.multiply(a, b, out=a)``, ``grad_
 
 A scope (a graph, or a sub-graph of a loop or an if) may overwrite an array only if it owns it:
 the array was made by an op that always allocates (``allocates``), in this scope, or handed to
-it by a loop, and nothing that may share its memory is read after the write. Each pass tracks
+it by a loop or an if, and nothing that may share its memory is read after the write. Each pass tracks
 ownership and sharing its own way over straight-line code (a subclass of ``ScopeOwnership``);
 the rule for loops is the same for both, and lives here:
 
@@ -18,10 +18,13 @@ A loop's body owns its carried value ``k`` when
    no other input of the body shares: so the next iteration receives an array of its own.
 
 Where only rule 2 fails (the enclosing scope reads the initial value later, or does not own it:
-an argument, a view, zeros shared by CSE) and the body does write into ``k``, the initial value
-is copied once before the loop (``array_copy``) instead. A branch of an if owns nothing it
-receives. So the backward of an RNN accumulates ``grad_W += ...`` into the array
-``np.full_like(W, 0)`` made for it before the loop, without a new array per step.
+an argument, a view, zeros shared by CSE) and the body writes into ``k`` (or hands it to an if
+or an inner loop, which may), the initial value is copied once before the loop
+(``array_copy``) instead. The branches of an if own the operands that the enclosing scope
+owns, reads no more after the if, and passes once (``owning_cond``, used by ``buffers.py``;
+the branches of ``in_place.py`` own nothing they receive). So the backward of an RNN
+accumulates ``grad_W += ...`` into the array ``np.full_like(W, 0)`` made for it before the
+loop, without a new array per step.
 """
 
 from __future__ import annotations
@@ -155,6 +158,26 @@ class ScopeOwnership:
         graphs = tuple(rewritten_body if g is body else self.sub_scope(g, frozenset()).rewritten() for g in subgraphs(equation))
         return copies, with_subgraphs(equation, graphs), frozenset(candidates)
 
+    def owning_cond(self, position: int, equation: Equation) -> tuple[Equation, frozenset[int]]:
+        """The cond at ``position`` with its branches rewritten, each owning the operands this
+        scope hands over (as to a loop, see ``hands_over``), and the positions of its outputs
+        that are arrays of their own whichever branch runs (owned, shared with no other output)."""
+        operands = equation.inputs[1:]
+        handed = [k for k, atom in enumerate(operands) if self.carried_candidate(atom) and self.hands_over(atom, k, operands, position)]  # type: ignore[arg-type]
+        branches, fresh = [], set(range(len(equation.outputs)))
+        for branch in subgraphs(equation):
+            scope = self.sub_scope(branch, frozenset(branch.inputs[k].id for k in handed))
+            branches.append(scope.rewritten())
+            fresh &= {j for j in fresh if scope.returns_own_array(j)}
+        return with_subgraphs(equation, tuple(branches)), frozenset(fresh)
+
+    def returns_own_array(self, j: int) -> bool:
+        """Whether this scope's output ``j`` is an array it owns that no other output shares."""
+        result = self.graph.outputs[j]
+        if not isinstance(result, Value) or not self.owns(result):
+            return False
+        return not any(k != j and isinstance(other, Value) and self.may_share(other, result) for k, other in enumerate(self.graph.outputs))
+
     def hands_over(self, atom: Value, k: int, inputs: tuple[Atom, ...], position: int) -> bool:
         """Rule 2: the loop at ``position`` may own ``atom``, its ``k``-th input: this scope owns
         it, reads it no more, and does not pass it to the loop twice."""
@@ -175,19 +198,18 @@ class ScopeOwnership:
 
     def ends_owned(self, k: int) -> bool:
         """Rule 3, in a body's scope: its carried result ``k`` is an array of its own."""
-        result = self.graph.outputs[k]
-        if not isinstance(result, Value) or not self.owns(result):
+        if not self.returns_own_array(k):  # a carried view of it would see the next writes
             return False
-        for j, other in enumerate(self.graph.outputs):  # a carried view of it would see the next writes
-            if j != k and isinstance(other, Value) and self.may_share(other, result):
-                return False
-        carried_input = self.graph.inputs[1 + k]
-        return all(v.id == carried_input.id or not self.may_share(v, result) for v in self.graph.inputs)
+        result, carried_input = self.graph.outputs[k], self.graph.inputs[1 + k]
+        return all(v.id == carried_input.id or not self.may_share(v, result) for v in self.graph.inputs)  # type: ignore[union-attr]
 
     def writes_into(self, rewritten: Graph, carried: Value) -> bool:
-        """Whether the rewritten body writes into the array of its input ``carried``."""
+        """Whether the rewritten body writes into the array of its input ``carried``, or may: an
+        if or a loop it is handed to counts as a write."""
         for equation in rewritten.equations:
             written = self.overwritten_by(equation)
             if isinstance(written, Value) and self.may_share(written, carried):
+                return True
+            if subgraphs(equation) and any(isinstance(a, Value) and self.may_share(a, carried) for a in equation.inputs):
                 return True
         return False
