@@ -18,9 +18,10 @@ as a possible view of all its inputs). So the arguments are never modified, nor 
 forward loop records on its stack, and every value keeps the contents it had in the code
 without ``out=``. The other inputs of the equation are plain numbers, booleans or arrays of
 the result's dtype, so numpy computes in that dtype with or without ``out=``. Every scope is
-rewritten: the top level, loop bodies and the branches of an if (which own nothing they
-receive); a cond's outputs, and the outputs of a loop that its body does not own, count as
-views of the cond's or loop's inputs.
+rewritten: the top level, loop bodies and the branches of an if (which own the operands the
+enclosing scope hands over); an output of a cond that is not an array of its own in both
+branches, and an output of a loop that its body does not own, counts as a view of the cond's
+or the loop's inputs.
 """
 
 from __future__ import annotations
