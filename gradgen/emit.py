@@ -203,6 +203,7 @@ class _Emitter(ExpressionSpelling, BlockEmission):
             # a temporary written into a temporary's array takes its name (``t0 += b``); a
             # user's name is not given to another value
             name = self.value_names[buffer.id]  # type: ignore[union-attr]
+            last_use[buffer.id] = max(last_use.get(buffer.id, -1), last_use.get(value.id, -1))  # a carried buffer keeps its name
             self.names.holder[name] = value.id
             self.names.temporary_values.add(value.id)
             self.value_names[value.id] = name

@@ -31,7 +31,7 @@ import dataclasses
 
 from gradgen.ir import Equation, Graph, Value, uses
 from gradgen.passes.dce import eliminate_dead_code
-from gradgen.passes.in_place import SHAPE_ONLY
+from gradgen.passes.ownership import SHAPE_ONLY
 
 
 @dataclasses.dataclass(frozen=True)

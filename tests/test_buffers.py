@@ -1,5 +1,7 @@
 """Buffer reuse (passes/buffers.py): elementwise results written into dead arrays the function
-made, never into an argument, a view or anything read later; the gradients do not change."""
+made, never into an argument, a view or anything read later; the gradients do not change. In
+loop bodies too: accumulators (``grad_W += ...``) write into the arrays made for them, never
+into an argument, a value the stack records, or an initial value read later or passed twice."""
 
 import contextlib
 import math
@@ -12,6 +14,9 @@ import gradgen
 from gradgen import dispatch
 from gradgen.ir import Constant, Equation, Graph, Value
 from gradgen.passes.buffers import reuse_buffers
+from tests import buffer_loop_functions as fn
+from tests.control_flow_functions import batched_recurrence
+from tests.test_benchmark_workloads import RNN as rnn  # the benchmark's rnn_loss(W, U, b, xs, ys, h0)
 
 rng = np.random.default_rng(11)
 
@@ -106,18 +111,18 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("function, wrt, shape_sets", CASES, ids=[case[0].__name__ for case in CASES])
-def test_gradients_match_the_code_without_reuse_and_finite_differences(function, wrt, shape_sets):
+def check_gradients(function, wrt, shape_sets):
+    """The gradients with buffer reuse equal those without it and finite differences, on every
+    set of argument shapes, and leave the arguments as they were; the specialized sources."""
     gradient, plain = gradgen.grad(function, wrt=wrt), gradgen.grad(function, wrt=wrt)
     positions = wrt if isinstance(wrt, tuple) else (wrt,)
-    in_place = 0
+    sources = []
     for shapes in shape_sets:
         args = tuple(rng.normal(size=shape) if shape else float(rng.normal()) for shape in shapes)
         copies = tuple(np.copy(a) for a in args)
         results = gradient(*args)
         results = results if isinstance(wrt, tuple) else (results,)
-        source = gradient.source_for(*args)
-        in_place += "out=" in source or re.search(r" [-+*/]= ", source) is not None
+        sources.append(gradient.source_for(*args))
         with buffer_reuse_disabled():
             expected = plain(*args)
             assert "out=" not in plain.source_for(*args)
@@ -130,7 +135,102 @@ def test_gradients_match_the_code_without_reuse_and_finite_differences(function,
         again = gradient(*args)  # a second call (the dispatcher's fast path) gives the same
         for first, second in zip(results, again if isinstance(wrt, tuple) else (again,)):
             np.testing.assert_array_equal(first, second)
-    assert in_place  # the pass had something to do
+    return sources
+
+
+def writes_in_place(lines):
+    return any("out=" in line or re.search(r" [-+*/]= ", line) for line in lines)
+
+
+def loop_bodies(source):
+    """The lines inside the ``for`` and ``while`` loops of ``source``."""
+    lines, inside, depth = source.splitlines(), [], None
+    for line in lines:
+        indent = len(line) - len(line.lstrip())
+        if depth is not None and indent <= depth and line.strip():
+            depth = None
+        if depth is not None:
+            inside.append(line)
+        elif line.lstrip().startswith(("for ", "while ")):
+            depth = indent
+    return inside
+
+
+@pytest.mark.parametrize("function, wrt, shape_sets", CASES, ids=[case[0].__name__ for case in CASES])
+def test_gradients_match_the_code_without_reuse_and_finite_differences(function, wrt, shape_sets):
+    sources = check_gradients(function, wrt, shape_sets)
+    assert any(writes_in_place(source.splitlines()) for source in sources)  # the pass had something to do
+
+
+LOOP_CASES = [
+    (rnn, (0, 1, 2, 5), [((3, 3), (3, 2), (3,), (4, 2), (4, 3), (3,)), ((2, 2), (2, 3), (2,), (1, 3), (1, 2), (2,))]),
+    (batched_recurrence, (0, 1, 2), [((4, 4), (4,), (5, 4)), ((2, 2), (1, 2), (3, 2))]),
+    (fn.broadcast_in_body, (0, 1, 2), [((3, 2, 4), (4,), (2, 1)), ((2, 3, 1), (1,), (3, 1)), ((1, 2, 3), (3,), ())]),
+    (fn.accumulator_read_after, (0, 1), [((3,), (3,)), ((2, 3), (3,)), ((2, 3), (2, 3))]),
+    (fn.carried_argument, (0, 1), [((3,), (3,)), ((2, 3), (3,)), ((3,), ())]),
+    (fn.one_initial_array_twice, 1, [((3,), (3,)), ((2, 3), (3,))]),
+    (fn.initial_value_read_in_the_body, 0, [((3,), (3,)), ((2, 3), (3,))]),
+    (fn.carried_restarts_from_an_argument, (0, 1), [((3,), (3,)), ((2, 3), (2, 3))]),
+    (fn.recorded_on_the_stack, (0, 1), [((3,), (3,)), ((2, 3), (3,))]),
+    (fn.while_accumulates, (0, 1), [((3,), (3,)), ((2, 3), (2, 1))]),
+    (fn.nested_loops, (0, 1), [((3,), (3,)), ((2, 3), (3,))]),
+    (fn.branch_in_body, (0, 1), [((3,), (3,)), ((2, 3), (2, 3))]),
+    (fn.branch_operand_read_after, (0, 1), [((3,), (3,)), ((2, 3), (3,))]),
+]
+
+
+@pytest.mark.parametrize("function, wrt, shape_sets", LOOP_CASES, ids=[case[0].__name__ for case in LOOP_CASES])
+def test_loop_bodies_write_in_place_and_keep_the_gradients(function, wrt, shape_sets):
+    sources = check_gradients(function, wrt, shape_sets)
+    assert all(writes_in_place(loop_bodies(source)) for source in sources), sources[0]
+
+
+def test_the_rnn_accumulates_its_weight_gradients_in_place():
+    n, m, T = 6, 4, 5
+    args = (rng.normal(size=(n, n)) / 3, rng.normal(size=(n, m)), rng.normal(size=n), rng.normal(size=(T, m)), rng.normal(size=(T, n)), np.zeros(n))
+    gradient = gradgen.grad(rnn, wrt=(0, 1, 2))
+    body = "\n".join(loop_bodies(gradient.source_for(*args).split("# backward")[1]))
+    assert "grad_W += " in body and "grad_U += " in body and "grad_b += " in body, body
+    # backpropagation through time by hand
+    W, U, b, xs, ys, h0 = args
+    hs = [h0]
+    for t in range(T):
+        hs.append(np.tanh(W @ hs[-1] + U @ xs[t] + b))
+    dW, dU, db, dh = np.zeros_like(W), np.zeros_like(U), np.zeros_like(b), np.zeros(n)
+    for t in reversed(range(T)):
+        dpre = (dh + hs[t + 1] - ys[t]) * (1.0 - hs[t + 1] ** 2)
+        dW, dU, db, dh = dW + np.outer(dpre, hs[t]), dU + np.outer(dpre, xs[t]), db + dpre, W.T @ dpre
+    for computed, expected in zip(gradient(*args), (dW, dU, db)):
+        np.testing.assert_allclose(computed, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_a_carried_argument_is_copied_once_before_the_loop():
+    x, w = rng.normal(size=(2, 3)), rng.normal(size=3)
+    source = gradgen.grad(fn.carried_argument, wrt=(0, 1)).source_for(x, w)
+    assert source.count("np.copy(x)") == 1 and "np.copy" not in "\n".join(loop_bodies(source)), source
+
+
+def test_a_loop_does_not_write_into_an_initial_value_read_after_it():
+    x, w = rng.normal(size=3), rng.normal(size=3)
+    source = gradgen.grad(fn.accumulator_read_after, wrt=(0, 1)).source_for(x, w)
+    assert "zero_1 = np.copy(zero)" in source and "zero + 1.0" in source, source
+
+
+def test_values_recorded_on_the_stack_are_never_written():
+    x, w = rng.normal(size=3), rng.normal(size=3)
+    source = gradgen.grad(fn.recorded_on_the_stack, wrt=(0, 1)).source_for(x, w)
+    forward_loop = loop_bodies(source.split("# backward")[0])
+    assert "stack.append(h)" in forward_loop[0] and writes_in_place(forward_loop)
+    assert not any(re.search(r"\bh [-+*/]= |out=h\)", line) for line in forward_loop), source
+
+
+def test_the_branches_of_an_if_write_into_the_accumulator_they_are_handed():
+    x, w = rng.normal(size=3), rng.normal(size=3)
+    forward = gradgen.grad(fn.branch_in_body, wrt=(0, 1)).source_for(x, w).split("# backward")[0]
+    assert "np.copy" not in "\n".join(loop_bodies(forward)), forward
+    source = gradgen.grad(fn.branch_in_body, wrt=(0, 1)).source_for(x, w)
+    branches = "\n".join(line for line in loop_bodies(source) if line.startswith(" " * 12))
+    assert "out=acc_1)" in branches, source
 
 
 def test_views_and_arrays_read_later_are_not_written():

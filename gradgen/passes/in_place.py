@@ -12,15 +12,14 @@
    after the write: not by a later equation, not by the scope's outputs. A view ``x[key]`` that
    is (``H[1] *= a`` keeps the old row for the backward of ``*``) is made as a copy instead,
    ``x[key].copy()`` (param ``copy``), which costs the view's size rather than the array's;
-3. a loop's body owns its carried value ``k`` when the forward loop does not record ``k`` on
-   its stack for the backward (the stack would hold the same array T times; the views of it
-   that it records are copies, ``H[t].copy()``, see recording.py), the initial value
-   is owned by the enclosing scope and dead after the loop (rule 2, with the loop as the
-   write), and every iteration ends with ``k`` on an array the body owns that no other carried
-   value shares. Where only the initial value fails (the enclosing scope reads it later, or
-   does not own it) and the body writes into ``k``, the initial value is copied once before
-   the loop (``array_copy``) instead of at every iteration. A branch of an if owns nothing it
-   receives (its writes copy).
+3. a loop's body owns its carried value ``k`` by the rule ``passes/ownership.py`` states for
+   both passes that write into arrays: ``k`` is not recorded on the loop's stack (the views of it
+   that the stack records are copies, ``H[t].copy()``, see recording.py), its initial value is
+   owned by the enclosing scope and dead after the loop (rule 2, with the loop as the write),
+   and every iteration ends with ``k`` on an array of the body's own. Where only the initial
+   value fails and the body writes into ``k``, it is copied once before the loop
+   (``array_copy``) instead of at every iteration. A branch of an if owns nothing it receives
+   (its writes copy).
 
 So an RNN that fills the rows of ``H = np.zeros((T, n))`` writes each row in place, and so
 does its backward into the adjoint of ``H``, instead of copying ``H`` at every step.
@@ -30,53 +29,26 @@ from __future__ import annotations
 
 import dataclasses
 
-from gradgen.ir import Equation, Graph, Value, loop_layout, with_subgraphs
+from gradgen.ir import Atom, Equation, Graph, Value, loop_layout, subgraphs, with_subgraphs
 from gradgen.item_writes import VIEW_OPS
-
-# Ops whose result is always a new array (never a view or an operand itself). Anything else
-# (views, runtime helpers that may return their operand, casts, einsum) may share memory.
-_ALLOCATING = frozenset(
-    {
-        "add", "sub", "mul", "div", "pow", "neg", "ieee_div", "ieee_pow", "maximum", "minimum", "abs", "sign",
-        "gt", "ge", "lt", "le", "eq", "ne", "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "tanh",
-        "arctan", "log2", "log10", "sinh", "cosh", "arcsin", "arccos", "arctan2", "square", "clip", "where",
-        "sum", "mean", "max", "min", "prod", "matmul", "dot", "inner", "outer", "concatenate", "stack",
-        "array_copy", "full_like", "zeros", "ones", "full", "eye", "arange", "unindex", "zeros_like",
-        "written_gradient", "take", "prod_others", "expand_reduced",
-    }
-)  # fmt: skip
-
-
-# Operands these ops read only for their shape and dtype, which a write does not change: such a
-# read after the write (the backward's ``unindex(H, ...)`` for ``H[:, j]``) does not block it.
-SHAPE_ONLY: dict[str, tuple[int, ...]] = {
-    "unindex": (0,), "written_gradient": (0,), "zeros_like": (0,), "full_like": (0,), "size": (0,), "len": (0,),
-    "ndim": (0,), "count_reduced": (0,), "reshape_like": (1,), "unbroadcast": (1,), "expand_reduced": (1,),
-}  # fmt: skip
-
-
-def _content_reads(equation: Equation) -> list[Value]:
-    """The operands whose elements ``equation`` reads (or may return)."""
-    skipped = SHAPE_ONLY.get(equation.op, ())
-    return [a for position, a in enumerate(equation.inputs) if isinstance(a, Value) and position not in skipped]
-
+from gradgen.passes.ownership import ScopeOwnership, allocates, content_reads
 
 def mark_in_place(graph: Graph) -> Graph:
     """``graph`` with ``in_place`` set on the ``index_set`` equations that may overwrite their array."""
     if not _writes(graph):
         return graph  # nothing to decide: no cost for the graphs of functions without item writes
-    return _Scope(graph, frozenset()).marked()
+    return _Scope(graph, frozenset()).rewritten()
 
 
 def _writes(graph: Graph) -> bool:
-    return any(eq.op == "index_set" or any(_writes(g) for g in _subgraphs(eq)) for eq in graph.equations)
+    return any(eq.op == "index_set" or any(_writes(g) for g in subgraphs(eq)) for eq in graph.equations)
 
 
-class _Scope:
+class _Scope(ScopeOwnership):
     """One graph scope: which values may share memory, who owns what, and the last reads."""
 
     def __init__(self, graph: Graph, owned_inputs: frozenset[int]):
-        self.graph = graph
+        super().__init__(graph)
         self.owned: set[int] = set(owned_inputs)
         self.parent: dict[int, int] = {}  # union-find over value ids: may share memory
         self.defined_at: dict[int, int] = {v.id: -1 for v in graph.inputs}
@@ -85,9 +57,8 @@ class _Scope:
         # Views read after a write into their array: made as copies (x[key].copy()) instead, so
         # that the array itself can be written in place (a row copied, not the whole array).
         self.detached: set[int] = set()
-        self.next_id = max([v.id for v in graph.inputs] + [v.id for eq in graph.equations for v in eq.outputs], default=-1)
         for position, equation in enumerate(graph.equations):
-            for atom in _content_reads(equation):
+            for atom in content_reads(equation):
                 self.last_read[atom.id] = position
         for atom in graph.outputs:
             if isinstance(atom, Value):
@@ -123,7 +94,7 @@ class _Scope:
                     views.append(other)
         return views
 
-    def marked(self) -> Graph:
+    def rewritten(self) -> Graph:
         equations = [new for position, equation in enumerate(self.graph.equations) for new in self.visit(position, equation)]
         copied = [
             dataclasses.replace(eq, params=eq.params + (("copy", True),)) if eq.op == "index" and eq.output.id in self.detached else eq
@@ -136,7 +107,7 @@ class _Scope:
         if equation.op in ("loop", "while"):
             before, equation = self.loop(position, equation)
         elif equation.op == "cond":
-            equation = with_subgraphs(equation, tuple(_Scope(g, frozenset()).marked() for g in _subgraphs(equation)))
+            equation = with_subgraphs(equation, tuple(self.sub_scope(g, frozenset()).rewritten() for g in subgraphs(equation)))
         for value in equation.outputs:
             self.defined_at[value.id] = position
             self.producer[value.id] = equation
@@ -148,11 +119,11 @@ class _Scope:
             self.owned.add(output.id)  # type: ignore[union-attr]
             self.share(output.id, target.id)  # type: ignore[union-attr]
             return [dataclasses.replace(equation, params=equation.params + (("in_place", True),))]
-        if equation.op in _ALLOCATING or equation.op == "index_set" or (equation.op == "index" and equation.param("copy")):
+        if allocates(equation) or equation.op == "index_set":
             self.owned.update(v.id for v in equation.outputs)
         elif equation.op not in ("loop", "while"):  # the loop shares what rule 3 allows
             # a view shares its array's memory, not its positions' (x[t] and H[t] share nothing)
-            shared = equation.inputs[:1] if equation.op in VIEW_OPS else _content_reads(equation)
+            shared = equation.inputs[:1] if equation.op in VIEW_OPS else content_reads(equation)
             for value in equation.outputs:
                 for atom in shared:
                     if isinstance(atom, Value):
@@ -160,95 +131,40 @@ class _Scope:
         return [*before, equation]
 
     def loop(self, position: int, equation: Equation) -> tuple[list[Equation], Equation]:
-        """The loop with its body marked, and the copies to make before it: a carried array the
-        body writes into in place, but whose initial value the enclosing scope still needs (or
-        does not own), is copied once before the loop rather than at every iteration."""
-        layout = loop_layout(equation)
-        body: Graph = equation.param("body")  # type: ignore[assignment]
-        initial = layout.initial(equation)
-        inputs = equation.inputs[layout.bounds :]
-        recorded = _recorded(layout.record) if layout.record is not None else set()
-        candidates = {k for k, atom in enumerate(initial) if k not in recorded and isinstance(atom, Value) and not atom.scalar}
-        while True:
-            candidates, scope, marked_body = _owning_body(body, candidates)
-            unready = {k for k in candidates if not self.hands_over(initial[k], k, inputs, position)}  # type: ignore[arg-type]
-            copied = {k for k in unready if _written_in_place(scope, marked_body, body.inputs[1 + k])}
-            if unready == copied:
-                break
-            candidates -= unready - copied
-        copies = []
-        for k in sorted(copied):
-            copy = Value(self.new_id(), initial[k].name)  # type: ignore[union-attr]
-            copies.append(Equation("array_copy", (initial[k],), (copy,), (), equation.location))
-            self.owned.add(copy.id)
-            self.defined_at[copy.id] = position
-            inputs = inputs[:k] + (copy,) + inputs[k + 1 :]
-        equation = dataclasses.replace(equation, inputs=equation.inputs[: layout.bounds] + inputs)
-        others = [a for k, a in enumerate(inputs) if k not in candidates]
+        """The loop with its body marked, and the copies to make before it (see ownership.py)."""
+        copies, equation, owned = self.owning_loop(position, equation)
+        inputs = equation.inputs[loop_layout(equation).bounds :]
+        others = [a for k, a in enumerate(inputs) if k not in owned]
         for k, value in enumerate(equation.outputs):
-            if k in candidates:
+            if k in owned:
                 self.owned.add(value.id)
                 self.share(value.id, inputs[k].id)  # type: ignore[union-attr]  # no iteration: the initial array
             else:
                 for atom in others:
                     if isinstance(atom, Value):
                         self.share(value.id, atom.id)
-        graphs = tuple(marked_body if g is body else _Scope(g, frozenset()).marked() for g in _subgraphs(equation))
-        return copies, with_subgraphs(equation, graphs)
+        return copies, equation
 
-    def hands_over(self, atom: Value, k: int, inputs: tuple, position: int) -> bool:
-        """Whether the loop at ``position`` may write into ``atom``, its ``k``-th input: this scope
-        owns it, reads it no more, and does not pass it to the loop twice."""
-        if atom.id not in self.owned or not self.dead_after(atom, position):
-            return False
-        return not any(isinstance(a, Value) and self.root(a.id) == self.root(atom.id) for j, a in enumerate(inputs) if j != k)
+    # -- the questions of ownership.py -------------------------------------------------------------
 
-    def new_id(self) -> int:
-        self.next_id += 1
-        return self.next_id
+    def sub_scope(self, graph: Graph, owned_inputs: frozenset[int]) -> ScopeOwnership:
+        return _Scope(graph, owned_inputs)
 
+    def owns(self, value: Value) -> bool:
+        return value.id in self.owned
 
-def _owning_body(body: Graph, candidates: set[int]) -> tuple[set[int], _Scope, Graph]:
-    """The body marked with the carried values in ``candidates`` owned, less those an iteration
-    does not end on an array of their own (to a fixed point)."""
-    while True:
-        scope = _Scope(body, frozenset(body.inputs[1 + k].id for k in candidates))
-        marked_body = scope.marked()
-        keep = {k for k in candidates if _ends_owned(scope, body, k)}
-        if keep == candidates:
-            return candidates, scope, marked_body
-        candidates = keep
+    def may_share(self, first: Value, second: Value) -> bool:
+        return self.root(first.id) == self.root(second.id)
 
+    def overwritten_by(self, equation: Equation) -> Atom | None:
+        return equation.inputs[0] if equation.param("in_place") else None
 
-def _recorded(record: Graph) -> set[int]:
-    """The carried values (by position) whose memory a value the record pushes may share: the
-    stack would hold them, so the body must not write into them."""
-    scope = _Scope(record, frozenset())
-    scope.marked()
-    pushed = {scope.root(atom.id) for atom in record.outputs if isinstance(atom, Value)}
-    return {k - 1 for k, value in enumerate(record.inputs) if k > 0 and scope.root(value.id) in pushed}
+    def carried_candidate(self, atom: Atom) -> bool:
+        return isinstance(atom, Value) and not atom.scalar
 
-
-def _written_in_place(scope: _Scope, marked_body: Graph, carried: Value) -> bool:
-    group = scope.root(carried.id)
-    return any(eq.param("in_place") and scope.root(eq.inputs[0].id) == group for eq in marked_body.equations)  # type: ignore[union-attr]
-
-
-def _ends_owned(scope: _Scope, body: Graph, k: int) -> bool:
-    """Whether the body's carried result ``k`` is an array of its own at the end of an iteration."""
-    result = body.outputs[k]
-    if not isinstance(result, Value) or result.id not in scope.owned:
-        return False
-    group = scope.root(result.id)
-    for j, other in enumerate(body.outputs):  # a carried view of it would see the next writes
-        if j != k and isinstance(other, Value) and scope.root(other.id) == group:
-            return False
-    carried_input = body.inputs[1 + k].id
-    return all(scope.root(v.id) != group or v.id == carried_input for v in body.inputs)
-
-
-def _subgraphs(equation: Equation) -> tuple[Graph, ...]:
-    return tuple(value for _, value in equation.params if isinstance(value, Graph))
+    def adopt_copy(self, copy: Value, position: int) -> None:
+        self.owned.add(copy.id)
+        self.defined_at[copy.id] = position
 
 
 def overwritten(graph: Graph) -> set[int]:
