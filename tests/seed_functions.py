@@ -107,6 +107,11 @@ def weighted_sum(w, x):
     return np.sum(w * x)
 
 
+def dead_product_of_numbers(w, x):
+    unused = w @ x  # noqa: F841  (TypeError for two floats, as the gradient must raise too)
+    return np.sum(w * x)
+
+
 def dead_domain_error(x):
     unused = math.log(-x)
     spare = x * 3.0

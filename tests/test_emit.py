@@ -115,6 +115,20 @@ def test_unused_forward_code_is_recomputed_only_where_it_can_raise():
         gradgen.grad(seeds.dead_domain_error)(2.0)
 
 
+def test_an_unused_product_is_kept_where_its_operands_may_be_numbers():
+    # fuzzer finding: the dead `w @ x` was dropped, so floats got a gradient where the forward
+    # raises TypeError ('@' is not defined for Python numbers)
+    import pytest
+
+    gradient = gradgen.grad(seeds.dead_product_of_numbers, wrt=(0, 1))
+    with pytest.raises(TypeError):
+        seeds.dead_product_of_numbers(2.0, 3.0)
+    with pytest.raises(TypeError):
+        gradient(2.0, 3.0)
+    w, x = np.array([1.0, 2.0]), np.array([3.0, 4.0])
+    np.testing.assert_array_equal(gradient(w, x)[0], x)  # arrays: the product is fine and unused
+
+
 def test_untyped_scalar_code_is_guarded_not_dispatched():
     gradient = gradgen.grad(seeds.unknown_output, wrt=(0, 1))
     assert "if x.__class__ is not float or y.__class__ is not float:" in gradient.source

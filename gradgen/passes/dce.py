@@ -26,6 +26,8 @@ def may_raise(equation: Equation) -> bool:
         return True  # float(array) raises
     if op in ("index", "index_set"):
         return True  # a float is not subscriptable; an index may be out of range
+    if op == "matmul":
+        return not all(isinstance(a, Value) and a.shape for a in equation.inputs)  # 2.0 @ 3.0 raises
     if op == "div":
         divisor = equation.inputs[1]
         return not (isinstance(divisor, Constant) and divisor.value != 0)  # x / 0.0 raises
