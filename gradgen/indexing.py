@@ -43,6 +43,10 @@ def lower_subscript(lowering: ExpressionLowering, node: ast.Subscript) -> Any:
     base = lowering.expression(target)
     if isinstance(base, tuple):
         return _tuple_item(lowering, base, node)
+    if isinstance(base, Constant):
+        # Python refuses it too ('float' object is not subscriptable), and the emitted 0.5[i]
+        # would not even compile cleanly: say so here, where the user's line is known.
+        lowering.fail(UnsupportedSyntaxError, node, f"{base.value!r} is a number, which cannot be indexed", "index arrays and tuples: x[i]")
     key, dynamic = lower_key(lowering, node)
     inputs = (lowering.atom(base, target), *dynamic)
     return lowering.builder.add("index", inputs, (("key", key),), lowering.location(node))

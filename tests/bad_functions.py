@@ -236,6 +236,10 @@ def item_write_through_view(x):
     return np.sum(H)
 
 
+def indexes_a_number(x):
+    return SCALE[0] * x  # <- error indexes_a_number at SCALE[0]
+
+
 def stale_view_read(x):
     H = np.zeros(3)
     head = H[0:2]

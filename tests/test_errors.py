@@ -153,6 +153,7 @@ CASES = [
     Case("item_augmented_assignment", UnsupportedSyntaxError, "wrote x[0] += v into an argument", ("caller's array x", "x = x.copy()")),
     Case("item_write_into_view_of_argument", UnsupportedSyntaxError, "wrote into a view of an argument", ("view of the caller's array x", "copy")),
     Case("item_write_through_view", UnsupportedSyntaxError, "wrote through a view of a created array", ("view", "H[1:].copy()")),
+    Case("indexes_a_number", UnsupportedSyntaxError, "indexed a module-level number", ("2.0 is a number", "x[i]")),
     Case("stale_view_read", UnsupportedSyntaxError, "read a view taken before a write", (f"line {inspect.getsourcelines(bad.stale_view_read)[1] + 3}", "head = H[0:2].copy()")),
     Case("stale_alias_read", UnsupportedSyntaxError, "read another name for an array after writing into it", ("numpy would show", "copy")),
     Case("stale_view_in_loop", UnsupportedSyntaxError, "read in a loop a view of the array the loop writes into", ("first = H[0].copy()",)),
