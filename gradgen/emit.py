@@ -52,7 +52,7 @@ from gradgen.ir import (
     uses,
 )
 from gradgen.ops import OPS
-from gradgen.passes.in_place import mark_in_place, overwritten, read_after_overwrite
+from gradgen.passes.in_place import mark_in_place, overwritten
 
 Layout = Union[int, tuple["Layout", ...]]
 
@@ -138,7 +138,7 @@ class _Emitter(ExpressionSpelling, BlockEmission):
                 and depth[value.id] <= _MAX_INLINE_DEPTH
             ):
                 inlined.add(value.id)
-        return not_across_writes(graph, inlined - read_after_overwrite(graph, inlined, written))
+        return not_across_writes(graph, inlined)
 
     # -- statements -----------------------------------------------------------------------------
 
