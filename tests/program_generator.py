@@ -1211,18 +1211,11 @@ def _helper_shape(helper: Helper, arguments: Sequence[Node]) -> Shape:
     return tuple(np.shape(evaluate(helper.result, env, [], None)))
 
 
-@st.composite
-def scalar_programs(draw: Callable[[st.SearchStrategy[Any]], Any]) -> Program:
-    """Straight-line scalar programs over every supported scalar op."""
-    drawer = _Drawer(draw, "scalar")
-    for _ in range(drawer.integer(1, 4)):
-        drawer.new_parameter(())
-    if drawer.chance(40):
-        drawer.helper = drawer.make_helper()
-    statements = drawer.statements(drawer.integer(1, 7), 4)
+def _program(drawer: _Drawer, draw: Callable[[st.SearchStrategy[Any]], Any], kind: str, statements: list[Any]) -> Program:
+    """The program ``drawer`` has drawn so far, ended by a result over its values."""
     result = drawer.result(2)
     return Program(
-        "scalar",
+        kind,
         drawer.parameters,
         statements,
         result,
@@ -1232,6 +1225,18 @@ def scalar_programs(draw: Callable[[st.SearchStrategy[Any]], Any]) -> Program:
         annotated=drawer.annotations(),
         docstring=drawer.chance(10),
     )
+
+
+@st.composite
+def scalar_programs(draw: Callable[[st.SearchStrategy[Any]], Any]) -> Program:
+    """Straight-line scalar programs over every supported scalar op."""
+    drawer = _Drawer(draw, "scalar")
+    for _ in range(drawer.integer(1, 4)):
+        drawer.new_parameter(())
+    if drawer.chance(40):
+        drawer.helper = drawer.make_helper()
+    statements = drawer.statements(drawer.integer(1, 7), 4)
+    return _program(drawer, draw, "scalar", statements)
 
 
 @st.composite
@@ -1244,15 +1249,4 @@ def numpy_programs(draw: Callable[[st.SearchStrategy[Any]], Any]) -> Program:
     if drawer.chance(30):
         drawer.helper = drawer.make_helper()
     statements = drawer.statements(drawer.integer(1, 6), 3)
-    result = drawer.result(2)
-    return Program(
-        "numpy",
-        drawer.parameters,
-        statements,
-        result,
-        drawer.helper,
-        drawer.globals,
-        seed=draw(st.integers(0, 2**32 - 1)),
-        annotated=drawer.annotations(),
-        docstring=drawer.chance(10),
-    )
+    return _program(drawer, draw, "numpy", statements)
