@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field, replace
-from typing import Callable, Hashable, Union
+from typing import Callable, Container, Hashable, Union
 
 from gradgen.errors import SourceLocation
 
@@ -284,14 +284,20 @@ def is_constant_number(atom: Atom, number: float) -> bool:
     )
 
 
-def map_values(graph: Graph, fix: Callable[[Atom], Atom]) -> Graph:
+def map_values(graph: Graph, fix: Callable[[Atom], Atom], only: Container[int] | None = None) -> Graph:
     """``graph`` with ``fix`` applied to every atom of its top level: inputs, equation inputs
-    and outputs, graph outputs (used to restamp or rename values consistently).
+    and outputs, graph outputs (used to restamp or rename values consistently). ``only``, if
+    given, holds the ids of every value ``fix`` changes: it returns every other atom as it is.
 
     An equation ``fix`` leaves unchanged is kept as the same object: a rename touching a few
-    values costs one tuple comparison per equation, not a new equation (compile time)."""
+    values costs one tuple comparison per equation, not a new equation (compile time); with
+    ``only``, an equation that reads and defines none of those values costs a scan of its
+    atoms, not a call of ``fix`` per atom."""
     equations = []
     for eq in graph.equations:
+        if only is not None and not _mentions(eq, only):
+            equations.append(eq)
+            continue
         inputs = tuple(fix(a) for a in eq.inputs)
         outputs = tuple(fix(v) for v in eq.outputs)
         if not (_same_atoms(inputs, eq.inputs) and _same_atoms(outputs, eq.outputs)):
@@ -302,6 +308,16 @@ def map_values(graph: Graph, fix: Callable[[Atom], Atom]) -> Graph:
         tuple(equations),
         tuple(fix(a) for a in graph.outputs),
     )
+
+
+def _mentions(equation: Equation, ids: Container[int]) -> bool:
+    for atom in equation.inputs:
+        if isinstance(atom, Value) and atom.id in ids:
+            return True
+    for value in equation.outputs:
+        if value.id in ids:
+            return True
+    return False
 
 
 def _same_atoms(new: tuple[Atom, ...], old: tuple[Atom, ...]) -> bool:

@@ -101,6 +101,8 @@ def _restamp_atom(atom: Atom, scalar: set[int]) -> Atom:
 
 
 def _forward(equation: Equation, scalar: set[int]) -> None:
+    if all(v.id in scalar for v in equation.outputs):
+        return  # nothing left to learn (compile time: from the second sweep on, most equations)
     if equation.op == "cond":
         then, orelse = _inferred_branches(equation, scalar)
         for value, first, second in zip(equation.outputs, then.outputs, orelse.outputs):

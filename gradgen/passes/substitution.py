@@ -50,7 +50,7 @@ def rename(graph: Graph, names: dict[int, Value]) -> Graph:
             return dataclasses.replace(atom, name=source.name, adjoint_of=source.adjoint_of, dtype=source.dtype or atom.dtype)
         return atom
 
-    return map_values(graph, fix)
+    return map_values(graph, fix, only=names.keys())
 
 
 def map_branches(equation: Equation, run_pass: Callable[[Graph], Graph]) -> Equation:
