@@ -42,6 +42,7 @@ from gradgen.emit_blocks import (
 from gradgen.emit_expressions import ExpressionSpelling
 from gradgen.emit_in_place import assignment, not_across_writes
 from gradgen.emit_names import Names, builtin_names, import_statement
+from gradgen.emit_text import module_text
 from gradgen.errors import SourceLocation
 from gradgen.ir import (
     Atom,
@@ -322,7 +323,7 @@ def emit_source(
     """
     emitter = _Emitter(_unique_ids(mark_in_place(graph)), signature, layout, name, fresh_outputs, guard)
     module = emitter.function(name, layout)
-    text = ast.unparse(module)  # unparsing reads no line numbers: none need filling in
+    text = module_text(module)  # ast.unparse's text; it reads no line numbers: none need filling in
     comments = emitter.comments
 
     def replace(match: re.Match[str]) -> str:
