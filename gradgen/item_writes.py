@@ -59,7 +59,13 @@ class Buffer:
     owners: frozenset[Hashable]
     generation: int = 0
     view: bool = False
-    made_by: str = ""  # the expression that made a view, for the hint that copies it
+    # The expression that made the value, for the hint that copies it: spelled only when an
+    # error shows it (spelling it for every assignment was a twentieth of compile time).
+    made_from: ast.expr | None = None
+
+    @property
+    def made_by(self) -> str:
+        return ast.unparse(self.made_from) if self.made_from is not None else ""
 
 
 @dataclass
@@ -131,7 +137,7 @@ class ItemWriteLowering:
         buffer = self.buffer_of(value)
         single = isinstance(statement, ast.Assign) and len(statement.targets) == 1 and isinstance(statement.targets[0], ast.Name)
         if buffer is not None and single:
-            self.buffers.of[value.id] = Buffer(buffer.owners, buffer.generation, buffer.view, ast.unparse(statement.value))  # type: ignore[union-attr]
+            self.buffers.of[value.id] = Buffer(buffer.owners, buffer.generation, buffer.view, statement.value)  # type: ignore[union-attr]
 
     def join_buffers(self: FunctionLowering, value: Value, sources: tuple[Any, ...], written: bool, line: int) -> None:
         """``value`` (an if's or a loop's result, a loop body's carried input) holds one of
@@ -174,7 +180,7 @@ class ItemWriteLowering:
             return
         generation = self.buffers.next_generation(statement.lineno)
         self.buffers.updates.add(generation)
-        self.buffers.of[result.id] = Buffer(buffer.owners, generation, buffer.view, buffer.made_by)
+        self.buffers.of[result.id] = Buffer(buffer.owners, generation, buffer.view, buffer.made_from)
 
     def item_write(self: FunctionLowering, target: ast.Subscript, value: Any, statement: ast.stmt, operator: ast.operator | None = None) -> None:
         """``target = value`` (or ``target op= value``) for ``target`` = ``H[key]``: rebind ``H``."""
