@@ -26,8 +26,9 @@ PIPELINE: tuple[Pass, ...] = (
 )
 
 # Passes that finish their job in one sweep: run again on their own result, they return it
-# unchanged (every copy is propagated, every repeat merged, sub-graphs included).
-IDEMPOTENT: frozenset[Pass] = frozenset({propagate_copies, eliminate_common_subexpressions})
+# unchanged (every copy is propagated, every repeat merged, sub-graphs included; dead code is
+# found in one sweep from the outputs back, which sees every reader before its operands).
+IDEMPOTENT: frozenset[Pass] = frozenset({propagate_copies, eliminate_common_subexpressions, eliminate_dead_code})
 
 # Passes that a pass's changes give nothing new to do: dead-code elimination only removes
 # equations (and unread outputs and operands of a cond), so a graph without copies or repeats
