@@ -15,7 +15,12 @@ def substitute(atom: Atom, replacements: dict[int, Atom]) -> Atom:
 
 
 def substitute_inputs(equation: Equation, replacements: dict[int, Atom]) -> Equation:
-    if not replacements:
+    # Every pass calls this on every equation, and most equations read nothing replaced: a
+    # plain scan settles those without building a tuple (compile time).
+    for atom in equation.inputs:
+        if isinstance(atom, Value) and atom.id in replacements:
+            break
+    else:
         return equation
     inputs = tuple(substitute(a, replacements) for a in equation.inputs)
     if inputs == equation.inputs:
