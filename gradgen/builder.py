@@ -25,7 +25,7 @@ def result_is_scalar(op: str, inputs: tuple[Atom, ...], params: Params) -> bool:
     """Whether ``op(*inputs)`` is statically a scalar, from the op's family."""
     spec = OPS[op]
     family = spec.family
-    if family == "math" or family == "scalar" or dict(params).get("lib") == "math":
+    if family == "math" or family == "scalar" or (params and dict(params).get("lib") == "math"):
         return True
     if family in ("elementwise", "linear"):
         return all(is_scalar(atom) for atom in inputs)

@@ -128,7 +128,10 @@ class _Emitter(ExpressionSpelling, BlockEmission):
             if OPS[equation.op].family == "control":
                 continue
             value = equation.output
-            inner = max((depth.get(a.id, 0) for a in equation.inputs if isinstance(a, Value) and a.id in inlined), default=0)
+            inner = 0
+            for atom in equation.inputs:  # a plain loop: this runs once per equation (compile time)
+                if isinstance(atom, Value) and atom.id in inlined and depth[atom.id] > inner:
+                    inner = depth[atom.id]
             depth[value.id] = inner + 1
             if (
                 not value.name

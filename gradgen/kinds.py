@@ -168,8 +168,15 @@ def _inferred_test(equation: Equation, carried: list[bool], scalar: set[int]) ->
 
 
 def _restamp(graph: Graph, scalar: set[int]) -> Graph:
+    restamped: dict[Value, Value] = {}  # one new value for all the reads of one (compile time)
+
     def fix(atom: Atom) -> Atom:
-        return _restamp_atom(atom, scalar)
+        if isinstance(atom, Value) and atom.id in scalar and not atom.scalar:
+            new = restamped.get(atom)
+            if new is None:
+                new = restamped[atom] = dataclasses.replace(atom, scalar=True)
+            return new
+        return atom
 
     def fix_equation(eq: Equation) -> Equation:
         if eq.op == "cond":

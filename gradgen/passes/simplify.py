@@ -65,8 +65,8 @@ class _Simplifier:
         self.numbers: set[int] = set()
         # y = 1 / d: d's id -> y (see products.py)
         self.reciprocals: dict[int, Value] = {}
-        ids = [v.id for v in graph.inputs] + [v.id for eq in graph.equations for v in eq.outputs]
-        self.next_id = max(ids, default=-1) + 1
+        self.graph = graph
+        self.next_id: int | None = None  # found on the first fresh value (most rounds make none)
 
     # -- facts --------------------------------------------------------------------------------
 
@@ -81,14 +81,15 @@ class _Simplifier:
         if op == "div" and is_constant_number(equation.inputs[0], 1) and isinstance(equation.inputs[1], Value):
             self.reciprocals.setdefault(equation.inputs[1].id, equation.output)
         if op in _ALWAYS_FLOAT:
-            self.floats.update(v.id for v in equation.outputs)
+            self.floats.update([v.id for v in equation.outputs])
         elif op in _FLOAT_IF_ANY:
             # builtin max/min return the argument they pick, unchanged: a float only if all are
             picks = op in ("maximum", "minimum") and equation.param("lib") == "builtins"
-            if (all if picks else any)(self.is_float(a) for a in equation.inputs):
-                self.floats.update(v.id for v in equation.outputs)
-            elif any(self.is_number(a) for a in equation.inputs):
-                self.numbers.update(v.id for v in equation.outputs)
+            floats = [self.is_float(a) for a in equation.inputs]
+            if all(floats) if picks else any(floats):
+                self.floats.update([v.id for v in equation.outputs])
+            elif any([self.is_number(a) for a in equation.inputs]):
+                self.numbers.update([v.id for v in equation.outputs])
 
     def is_number(self, atom: Atom) -> bool:
         """Proven to be an int or float (a number or numeric array), not a bool: numpy's bools
@@ -116,6 +117,10 @@ class _Simplifier:
         return self.is_number(kept)
 
     def fresh(self, like: Value, scalar: bool) -> Value:
+        if self.next_id is None:
+            graph = self.graph
+            ids = [v.id for v in graph.inputs] + [v.id for eq in graph.equations for v in eq.outputs]
+            self.next_id = max(ids, default=-1) + 1
         value = Value(self.next_id, "", scalar)
         self.next_id += 1
         return value
@@ -154,10 +159,11 @@ class _Simplifier:
         return handler(self, equation) if handler else None
 
     def fold(self, equation: Equation) -> Constant | None:
+        for atom in equation.inputs:  # most equations read a value: settled before any lookup
+            if not (isinstance(atom, Constant) and isinstance(atom.value, (int, float, bool))):
+                return None
         spec = OPS[equation.op]
         if spec.fold is None or spec.effect or not equation.inputs:
-            return None
-        if not all(isinstance(a, Constant) and isinstance(a.value, (int, float, bool)) for a in equation.inputs):
             return None
         try:
             result = spec.fold(*(a.value for a in equation.inputs))  # type: ignore[union-attr]
@@ -201,6 +207,8 @@ class _Simplifier:
         if regrouped is not None:
             return regrouped
         for constant, other in ((y, x), (x, y)):
+            if not isinstance(constant, Constant):
+                continue
             if is_constant_number(constant, 1) and self.drops_safely(constant, other):
                 return other  # x * 1 -> x
             if is_constant_number(constant, -1) and self.drops_safely(constant, other):
