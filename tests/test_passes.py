@@ -4,7 +4,6 @@ import dataclasses
 
 from gradgen import api, passes
 from gradgen.ir import Constant, Equation, Graph, Value, verify
-from gradgen.passes.copy_propagation import propagate_copies
 from gradgen.passes.cse import eliminate_common_subexpressions
 from gradgen.passes.dce import eliminate_dead_code
 from gradgen.passes.simplify import simplify
@@ -89,10 +88,22 @@ def test_cse_keeps_max_operand_order():
     assert eliminate_common_subexpressions(graph) == graph
 
 
+def test_cse_merges_a_value_read_under_two_names():
+    # v3 = v4 = e binds one SSA value (one id) to two names: reads of it under either name
+    # are one operand, so g * v3 and g * v4 are one product.
+    v3, v4 = Value(2, "v3", True), Value(2, "v4", True)
+    a, b, c = Value(3, "", True), Value(4, "", True), Value(5, "c", True)
+    definition = Equation("add", (x, y), (v3,))
+    graph = graph_of(definition, Equation("mul", (y, v3), (a,)), Equation("mul", (v4, y), (b,)), Equation("add", (a, b), (c,)))
+    merged = eliminate_common_subexpressions(graph)
+    assert [eq.op for eq in merged.equations] == ["add", "mul", "add"]
+    assert merged.equations[-1].inputs == (a, a)
+
+
 def test_dce_and_copy_propagation():
     a, b, c = Value(2, "a", True), Value(3, "b", True), Value(4, "c", True)
     graph = graph_of(Equation("mul", (x, y), (a,)), Equation("copy", (x,), (b,)), Equation("add", (b, y), (c,)))
-    propagated = propagate_copies(graph)
+    propagated = eliminate_common_subexpressions(graph)  # which propagates copies too
     assert [eq.op for eq in propagated.equations] == ["mul", "add"] and propagated.equations[1].inputs == (x, y)
     assert [eq.op for eq in eliminate_dead_code(propagated).equations] == ["add"]
 

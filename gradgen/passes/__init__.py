@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Callable
 
 from gradgen.ir import Graph, verify
-from gradgen.passes.copy_propagation import propagate_copies
 from gradgen.passes.cse import eliminate_common_subexpressions
 from gradgen.passes.dce import eliminate_dead_code
 from gradgen.passes.simplify import simplify
@@ -20,23 +19,21 @@ Pass = Callable[[Graph], Graph]
 
 PIPELINE: tuple[Pass, ...] = (
     simplify,
-    propagate_copies,
-    eliminate_common_subexpressions,
+    eliminate_common_subexpressions,  # and copy propagation
     eliminate_dead_code,
 )
 
 # Passes that finish their job in one sweep: run again on their own result, they return it
 # unchanged (every copy is propagated, every repeat merged, sub-graphs included; dead code is
 # found in one sweep from the outputs back, which sees every reader before its operands).
-IDEMPOTENT: frozenset[Pass] = frozenset({propagate_copies, eliminate_common_subexpressions, eliminate_dead_code})
+IDEMPOTENT: frozenset[Pass] = frozenset({eliminate_common_subexpressions, eliminate_dead_code})
 
 # Passes that a pass's changes give nothing new to do: dead-code elimination only removes
 # equations (and unread outputs and operands of a cond), so a graph without copies or repeats
-# keeps none; CSE creates no copies. (simplify is in neither table: fewer uses of a value can
-# enable its rewrites, and it applies each rewrite once per round.)
+# keeps none. (simplify is in neither table: fewer uses of a value can enable its rewrites, and
+# it applies each rewrite once per round.)
 LEAVES_SETTLED: dict[Pass, tuple[Pass, ...]] = {
-    eliminate_dead_code: (propagate_copies, eliminate_common_subexpressions),
-    eliminate_common_subexpressions: (propagate_copies,),
+    eliminate_dead_code: (eliminate_common_subexpressions,),
 }
 
 MAX_ROUNDS = 20

@@ -1,4 +1,11 @@
-"""Common-subexpression elimination by hash-consing: linear in the size of the graph."""
+"""Common-subexpression elimination by hash-consing, and copy propagation: linear in the size
+of the graph.
+
+Both replace a value by an equal one computed earlier: a repeat of ``(op, inputs, params)`` by
+its first occurrence, a copy ``b = copy(a)`` by ``a``. One sweep does both (it used to be two
+passes, each a walk over the whole graph). A user's name is not lost: where a named value is
+replaced by a temporary, the temporary takes the name, a copy's name first (``rebuild``).
+"""
 
 from __future__ import annotations
 
@@ -14,24 +21,30 @@ COMMUTATIVE = frozenset({"add", "mul", "eq", "ne"})
 
 
 def _key(op: str, inputs: tuple[Atom, ...], params: Hashable) -> Hashable:
+    # A value stands for itself by its id (SSA: one id, one value): ints hash and compare in C,
+    # where a Value's own hash and equality run Python code (compile time).
+    operands = tuple(a.id if isinstance(a, Value) else a for a in inputs)
     if op in COMMUTATIVE:
-        inputs = tuple(sorted(inputs, key=_canonical_position))
-    return (op, inputs, params)
+        operands = tuple(sorted(operands, key=_canonical_position))
+    return (op, operands, params)
 
 
-def _canonical_position(atom: Atom) -> tuple[int, int, str]:
+def _canonical_position(operand: int | Atom) -> tuple[int, int, str]:
     # Any fixed order makes ``a * b`` and ``b * a`` one key; values by id are cheap to order.
-    if isinstance(atom, Value):
-        return (0, atom.id, "")
-    return (1, 0, repr(atom))
+    if isinstance(operand, int):
+        return (0, operand, "")
+    return (1, 0, repr(operand))
 
 
 def eliminate_common_subexpressions(graph: Graph) -> Graph:
-    """Reuse the first value computed by each ``(op, inputs, params)`` for its repeats.
+    """Reuse the first value computed by each ``(op, inputs, params)`` for its repeats, and the
+    operand of each copy for the copy.
 
     A cond is opaque here (each branch is a scope of its own, optimized on its own)."""
     seen: dict[Hashable, Value] = {}
-    replacements: dict[int, Atom] = {}
+    copies: dict[int, Atom] = {}
+    repeats: dict[int, Atom] = {}
+    replacements: dict[int, Atom] = {}  # both
     equations = []
     changed = False
     for equation in graph.equations:
@@ -40,6 +53,9 @@ def eliminate_common_subexpressions(graph: Graph) -> Graph:
             substituted = map_branches(substituted, eliminate_common_subexpressions)
         changed = changed or substituted is not equation
         equation = substituted
+        if equation.op == "copy":
+            replacements[equation.output.id] = copies[equation.output.id] = equation.inputs[0]
+            continue
         spec = OPS[equation.op]
         if spec.effect or len(equation.outputs) != 1 or spec.family == "control":
             equations.append(equation)
@@ -47,10 +63,12 @@ def eliminate_common_subexpressions(graph: Graph) -> Graph:
         key = _key(equation.op, equation.inputs, equation.params)
         existing = seen.get(key)
         if existing is not None:
-            replacements[equation.output.id] = existing
+            replacements[equation.output.id] = repeats[equation.output.id] = existing
             continue
         seen[key] = equation.output
         equations.append(equation)
     if not replacements:
         return Graph(graph.inputs, tuple(equations), graph.outputs) if changed else graph
-    return rebuild(graph, equations, replacements)
+    # copies first: a temporary that a named copy and a named repeat both resolve to takes the
+    # copy's name (``grad_x = copy(t)`` reads as ``grad_x = ...``)
+    return rebuild(graph, equations, {**copies, **repeats})
