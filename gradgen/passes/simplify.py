@@ -57,12 +57,15 @@ _FLOAT_IF_ANY = frozenset(
 Rewrite = Union[Atom, list[Equation], None]
 
 
+# What a value's producer proves it is (see ``_Simplifier.kind``).
+_OTHER, _NUMBER, _FLOAT = 0, 1, 2
+
+
 class _Simplifier:
     def __init__(self, graph: Graph):
         self.use_counts = uses(graph)
         self.producers: dict[int, Equation] = {}
-        self.floats: set[int] = set()
-        self.numbers: set[int] = set()
+        self.kinds: dict[int, int] = {}  # value id -> _FLOAT, _NUMBER or _OTHER, found on demand
         # y = 1 / d: d's id -> y (see products.py)
         self.reciprocals: dict[int, Value] = {}
         self.graph = graph
@@ -73,23 +76,7 @@ class _Simplifier:
     def is_float(self, atom: Atom) -> bool:
         if isinstance(atom, Constant):
             return isinstance(atom.value, float)
-        return atom.id in self.floats or is_float_dtype(atom.dtype)
-
-    def record(self, equation: Equation) -> None:
-        self.producers[equation.output.id] = equation
-        op = equation.op
-        if op == "div" and is_constant_number(equation.inputs[0], 1) and isinstance(equation.inputs[1], Value):
-            self.reciprocals.setdefault(equation.inputs[1].id, equation.output)
-        if op in _ALWAYS_FLOAT:
-            self.floats.update([v.id for v in equation.outputs])
-        elif op in _FLOAT_IF_ANY:
-            # builtin max/min return the argument they pick, unchanged: a float only if all are
-            picks = op in ("maximum", "minimum") and equation.param("lib") == "builtins"
-            floats = [self.is_float(a) for a in equation.inputs]
-            if all(floats) if picks else any(floats):
-                self.floats.update([v.id for v in equation.outputs])
-            elif any([self.is_number(a) for a in equation.inputs]):
-                self.numbers.update([v.id for v in equation.outputs])
+        return self.kind(atom) == _FLOAT or is_float_dtype(atom.dtype)
 
     def is_number(self, atom: Atom) -> bool:
         """Proven to be an int or float (a number or numeric array), not a bool: numpy's bools
@@ -98,7 +85,45 @@ class _Simplifier:
             return isinstance(atom.value, (int, float)) and not isinstance(atom.value, bool)
         if atom.dtype is not None:
             return "bool" not in atom.dtype
-        return atom.id in self.numbers or atom.id in self.floats
+        return self.kind(atom) != _OTHER
+
+    def record(self, equation: Equation) -> None:
+        self.producers[equation.output.id] = equation
+        if equation.op == "div" and is_constant_number(equation.inputs[0], 1) and isinstance(equation.inputs[1], Value):
+            self.reciprocals.setdefault(equation.inputs[1].id, equation.output)
+
+    def kind(self, value: Value) -> int:
+        """What the producers recorded so far prove ``value`` is, from its own producer and what
+        they prove of its operands. Found when a rewrite asks (few do: most equations never need
+        it), and remembered; the walk down the operands keeps its own stack, since a chain of
+        producers is as long as the program."""
+        pending = [value]
+        while pending:
+            current = pending[-1]
+            if current.id in self.kinds:
+                pending.pop()
+                continue
+            producer = self.producers.get(current.id)
+            if producer is None or producer.op not in _FLOAT_IF_ANY:
+                always = producer is not None and producer.op in _ALWAYS_FLOAT
+                self.kinds[current.id] = _FLOAT if always else _OTHER
+                pending.pop()
+                continue
+            unknown = [a for a in producer.inputs if isinstance(a, Value) and a.id not in self.kinds]
+            if unknown:
+                pending.extend(unknown)
+                continue
+            self.kinds[current.id] = self._kind_of_result(producer)
+            pending.pop()
+        return self.kinds[value.id]
+
+    def _kind_of_result(self, equation: Equation) -> int:
+        # builtin max/min return the argument they pick, unchanged: a float only if all are
+        picks = equation.op in ("maximum", "minimum") and equation.param("lib") == "builtins"
+        floats = [self.is_float(a) for a in equation.inputs]
+        if all(floats) if picks else any(floats):
+            return _FLOAT
+        return _NUMBER if any(self.is_number(a) for a in equation.inputs) else _OTHER
 
     def negated(self, atom: Atom) -> Atom | None:
         """``a`` if ``atom`` is ``-a`` used only here, else None."""
