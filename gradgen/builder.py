@@ -8,10 +8,9 @@ common-subexpression elimination linear in the size of the graph.
 
 from __future__ import annotations
 
-import dataclasses
 
 from gradgen.errors import SourceLocation
-from gradgen.ir import Atom, Constant, Equation, Graph, Params, Value
+from gradgen.ir import Atom, Constant, Equation, Graph, Params, Value, with_atoms
 from gradgen.ops import OPS
 
 
@@ -122,7 +121,7 @@ class GraphBuilder:
             equation = self.equations[index]
             renamed = Value(value.id, name, value.scalar, adjoint_of)
             outputs = tuple(renamed if v.id == value.id else v for v in equation.outputs)
-            self.equations[index] = dataclasses.replace(equation, outputs=outputs)
+            self.equations[index] = with_atoms(equation, equation.inputs, outputs)
             if self._hash_cons:
                 self._table[(equation.op, equation.inputs, equation.params)] = renamed
             return renamed

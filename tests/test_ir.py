@@ -105,3 +105,16 @@ def test_verify_checks_a_loop_against_its_body():
     too_many = dataclasses.replace(loop, inputs=loop.inputs + (x,))
     with pytest.raises(GraphError, match="inputs"):
         verify(Graph((x, y), (too_many,), (t,)))
+
+
+def test_with_atoms_keeps_every_other_field():
+    # with_atoms spells out Equation's fields (for speed): a field added to Equation must be
+    # added there too, or it would be dropped silently.
+    from gradgen.errors import SourceLocation
+    from gradgen.ir import with_atoms
+
+    assert [f.name for f in dataclasses.fields(Equation)] == ["op", "inputs", "outputs", "params", "location", "forward"]
+    equation = Equation("mul", (x, y), (z,), (("lib", "math"),), SourceLocation("f.py", 3, 4), True)
+    new = with_atoms(equation, (y, x), (x,))
+    assert new == dataclasses.replace(equation, inputs=(y, x), outputs=(x,))
+    assert (new.location, new.forward) == (equation.location, True)

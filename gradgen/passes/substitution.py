@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
-from gradgen.ir import Atom, Equation, Graph, Value, map_values, subgraphs, with_subgraphs
+from gradgen.ir import Atom, Equation, Graph, Value, map_values, subgraphs, with_atoms, with_subgraphs
 
 
 def substitute(atom: Atom, replacements: dict[int, Atom]) -> Atom:
@@ -25,7 +25,7 @@ def substitute_inputs(equation: Equation, replacements: dict[int, Atom]) -> Equa
     inputs = tuple(substitute(a, replacements) for a in equation.inputs)
     if inputs == equation.inputs:
         return equation
-    return dataclasses.replace(equation, inputs=inputs)
+    return with_atoms(equation, inputs, equation.outputs)
 
 
 def rebuild(graph: Graph, equations: list[Equation], replacements: dict[int, Atom]) -> Graph:
