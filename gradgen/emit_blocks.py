@@ -344,6 +344,8 @@ def _all_equations(graph: Graph) -> Iterator[Equation]:
 def _unique_ids(graph: Graph) -> Graph:
     """``graph`` with the values of its sub-graphs renumbered past every other id, so that ids
     are unique across scopes (the emitter keys names and liveness by id)."""
+    if not any(subgraphs(eq) for eq in graph.equations):
+        return graph  # straight-line code: one scope, nothing to renumber
     counter = itertools.count(max([v.id for v in graph.inputs] + [v.id for eq in _all_equations(graph) for v in eq.outputs], default=-1) + 1)
 
     def equation_with_unique_branches(equation: Equation) -> Equation:

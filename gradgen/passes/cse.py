@@ -23,9 +23,13 @@ COMMUTATIVE = frozenset({"add", "mul", "eq", "ne"})
 def _key(op: str, inputs: tuple[Atom, ...], params: Hashable) -> Hashable:
     # A value stands for itself by its id (SSA: one id, one value): ints hash and compare in C,
     # where a Value's own hash and equality run Python code (compile time).
-    operands = tuple(a.id if isinstance(a, Value) else a for a in inputs)
+    operands = tuple([a.id if isinstance(a, Value) else a for a in inputs])
     if op in COMMUTATIVE:
-        operands = tuple(sorted(operands, key=_canonical_position))
+        if len(operands) == 2 and type(operands[0]) is int and type(operands[1]) is int:
+            if operands[1] < operands[0]:  # two values, the common case: the order sorted() gives
+                operands = (operands[1], operands[0])
+        else:
+            operands = tuple(sorted(operands, key=_canonical_position))
     return (op, operands, params)
 
 

@@ -48,7 +48,7 @@ def eliminate_dead_code(graph: Graph) -> Graph:
     changed = False
     for equation in reversed(graph.equations):
         # liveness first: it is the cheap test, and settles most equations
-        if any(v.id in live for v in equation.outputs) or OPS[equation.op].effect or (equation.forward and may_raise(equation)):
+        if not live.isdisjoint([v.id for v in equation.outputs]) or OPS[equation.op].effect or (equation.forward and may_raise(equation)):
             if equation.op == "cond":
                 pruned = _prune_cond(equation, live)
                 changed = changed or pruned is not equation
@@ -58,7 +58,7 @@ def eliminate_dead_code(graph: Graph) -> Graph:
                 changed = changed or pruned is not equation
                 equation = pruned
             kept.append(equation)
-            live.update(a.id for a in equation.inputs if isinstance(a, Value))
+            live.update([a.id for a in equation.inputs if isinstance(a, Value)])
     if len(kept) == len(graph.equations) and not changed:
         return graph
     return type(graph)(graph.inputs, tuple(reversed(kept)), graph.outputs)
