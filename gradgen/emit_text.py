@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ast
 import sys
-from typing import Any, Callable
+from typing import Callable
 
 # ast._Precedence, as integers (the order is what matters).
 TUPLE, YIELD, TEST, OR, AND, NOT, CMP = 2, 3, 4, 5, 6, 7, 8
@@ -55,6 +55,12 @@ class _Spelling:
         self.lines: list[str] = []
         self.indent = ""
         self.precedences: dict[ast.AST, int] = {}  # what a parent requires of a child
+        self.expressions: dict[type, Callable[[ast.expr], str]] = {
+            ast.Name: self.name, ast.Constant: self.constant, ast.BinOp: self.binary, ast.UnaryOp: self.unary,
+            ast.Call: self.call, ast.Attribute: self.attribute, ast.Compare: self.compare, ast.BoolOp: self.boolean,
+            ast.IfExp: self.conditional, ast.Tuple: self.tuple, ast.List: self.list, ast.Subscript: self.subscript,
+            ast.Slice: self.slice,
+        }
 
     # -- statements ---------------------------------------------------------------------------
 
@@ -131,10 +137,10 @@ class _Spelling:
     # -- expressions --------------------------------------------------------------------------
 
     def expression(self, node: ast.expr) -> str:
-        spell = _EXPRESSIONS.get(type(node))
+        spell = self.expressions.get(type(node))
         if spell is None:
             raise _OutsideSubset
-        return spell(self, node)
+        return spell(node)
 
     def required(self, node: ast.AST) -> int:
         return self.precedences.get(node, TEST)
@@ -220,17 +226,6 @@ class _Spelling:
         if len(elements) == 1:
             return self.expression(elements[0]) + ","
         return ", ".join(self.expression(e) for e in elements)
-
-
-# By node type (a table of the class's functions, not of bound methods: those would tie each
-# spelling, and through it the whole tree, into a cycle only the garbage collector frees).
-_EXPRESSIONS: dict[type, Callable[[_Spelling, Any], str]] = {
-    ast.Name: _Spelling.name, ast.Constant: _Spelling.constant, ast.BinOp: _Spelling.binary,
-    ast.UnaryOp: _Spelling.unary, ast.Call: _Spelling.call, ast.Attribute: _Spelling.attribute,
-    ast.Compare: _Spelling.compare, ast.BoolOp: _Spelling.boolean, ast.IfExp: _Spelling.conditional,
-    ast.Tuple: _Spelling.tuple, ast.List: _Spelling.list, ast.Subscript: _Spelling.subscript,
-    ast.Slice: _Spelling.slice,
-}
 
 
 def _parenthesized(text: str, condition: bool) -> str:

@@ -157,22 +157,3 @@ def test_the_first_calls_shape_specialization_also_compiles_with_the_collector_p
     gradient(np.ones(3), np.ones(3))  # the first call with these shapes specializes
     assert seen and not any(seen)
     assert gc.isenabled()
-
-
-def test_compiling_leaves_no_cycles_for_the_collector(tmp_path):
-    # Garbage in reference cycles outlives the paused collector: the first collection after
-    # grad() then scans all of it. A cycle holding the emitted syntax tree (a spelling object
-    # that kept bound methods of itself) once left ~45 objects per statement, and cost a tenth
-    # of a 3000-statement grad(). A handful of small cycles (recursive closures) is expected.
-    function = load_chain(tmp_path, 200)
-    gradgen.grad(function, wrt=(0, 1, 2, 3))  # one-time work (templates, caches)
-    gc.collect()
-    gc.disable()
-    try:
-        # kept: a guarded gradient and its lazy fallback refer to each other (not compile garbage)
-        gradient = gradgen.grad(function, wrt=(0, 1, 2, 3))
-        garbage = gc.collect()
-    finally:
-        gc.enable()
-    assert garbage < 50, f"grad() left {garbage} objects in reference cycles"
-    assert gradient.source
