@@ -42,7 +42,6 @@ from gradgen.emit_blocks import (
 from gradgen.emit_expressions import ExpressionSpelling
 from gradgen.emit_in_place import assignment, not_across_writes
 from gradgen.emit_names import Names, builtin_names, import_statement
-from gradgen.emit_text import module_text
 from gradgen.errors import SourceLocation
 from gradgen.ir import (
     Atom,
@@ -326,7 +325,7 @@ def emit_source(
     """
     emitter = _Emitter(_unique_ids(mark_in_place(graph)), signature, layout, name, fresh_outputs, guard)
     module = emitter.function(name, layout)
-    text = module_text(module)  # ast.unparse's text; it reads no line numbers: none need filling in
+    text = ast.unparse(module)  # unparsing reads no line numbers: none need filling in
     comments = emitter.comments
 
     def replace(match: re.Match[str]) -> str:
