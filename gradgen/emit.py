@@ -96,6 +96,7 @@ class _Emitter(ExpressionSpelling, BlockEmission):
         self.comments: list[str] = []
         self.in_backward = False
         self.previous_description = ""
+        self.previous_location: SourceLocation | None = None  # the one described last
 
     # -- which temporaries disappear into their reader ------------------------------------------
 
@@ -253,7 +254,9 @@ class _Emitter(ExpressionSpelling, BlockEmission):
         if not equation.forward and not self.in_backward:
             self.in_backward = True
             comments.append(self._comment(self.comments, "backward: adjoints in reverse order (grad_v = dL/dv)"))
-        if self.in_backward and equation.location is not None:
+        # the equations of one statement's backward share its location: described once
+        if self.in_backward and equation.location is not None and equation.location is not self.previous_location:
+            self.previous_location = equation.location
             description = _describe(equation.location)
             if description != self.previous_description:
                 self.previous_description = description

@@ -168,13 +168,15 @@ def _inferred_test(equation: Equation, carried: list[bool], scalar: set[int]) ->
 
 
 def _restamp(graph: Graph, scalar: set[int]) -> Graph:
-    restamped: dict[Value, Value] = {}  # one new value for all the reads of one (compile time)
+    # one new value per value object, for all its reads (by object: a Value's own hash and
+    # equality run Python code; compile time)
+    restamped: dict[int, Value] = {}
 
     def fix(atom: Atom) -> Atom:
         if isinstance(atom, Value) and atom.id in scalar and not atom.scalar:
-            new = restamped.get(atom)
+            new = restamped.get(id(atom))
             if new is None:
-                new = restamped[atom] = dataclasses.replace(atom, scalar=True)
+                new = restamped[id(atom)] = dataclasses.replace(atom, scalar=True)
             return new
         return atom
 

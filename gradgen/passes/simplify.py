@@ -56,6 +56,10 @@ _FLOAT_IF_ANY = frozenset(
 
 Rewrite = Union[Atom, list[Equation], None]
 
+# What a product's rewrites look through, besides a constant factor: x ** 1 (products.py),
+# a / (1 + t) (products.py) and negations.
+_FACTOR_PATTERNS = frozenset({"pow", "div", "neg"})
+
 
 # What a value's producer proves it is (see ``_Simplifier.kind``).
 _OTHER, _NUMBER, _FLOAT = 0, 1, 2
@@ -228,6 +232,8 @@ class _Simplifier:
 
     def mul(self, eq: Equation) -> Rewrite:
         x, y = eq.inputs
+        if not (isinstance(x, Constant) or isinstance(y, Constant) or self._made_by(x, _FACTOR_PATTERNS) or self._made_by(y, _FACTOR_PATTERNS)):
+            return None  # the rewrites below all need one (most products have neither)
         regrouped = self._regroup_constants(eq)
         if regrouped is not None:
             return regrouped
@@ -239,6 +245,10 @@ class _Simplifier:
             if is_constant_number(constant, -1) and self.drops_safely(constant, other):
                 return self.build(eq, "neg", (other,))  # x * -1 -> -x
         return first_power_factor(self, eq) or slope_factor(self, eq) or self._pull_negation(eq)
+
+    def _made_by(self, atom: Atom, ops: frozenset[str]) -> bool:
+        producer = self.producers.get(atom.id) if isinstance(atom, Value) else None
+        return producer is not None and producer.op in ops
 
     def _regroup_constants(self, eq: Equation) -> Rewrite:
         # (a * c1) * c2 -> a * (c1 * c2), exact when c1 or c2 is a power of two (a rescaling
