@@ -186,3 +186,68 @@ def test_a_repeated_call_skips_the_key_lookup_and_a_changed_one_does_not():
     for _ in range(2):
         _weighted_sum_gradients_hold(gradient, 2.0, data)
     assert len(lookups) == 4  # a Python number is decided by its class alone
+
+
+# -- np.dot of N-D arrays: tensordot with the axes written out ----------------------------------
+
+
+def dot_function(a, b, w):
+    return np.sum(np.tanh(np.dot(a, b)) * w)
+
+
+def dot_method(a, b, w):
+    return np.sum(np.tanh(a.dot(b)) * w)
+
+
+def batched_matmul(a, b, w):
+    return np.sum(np.tanh(np.matmul(a, b)) * w)
+
+
+DOT_SHAPES = [
+    ((2, 3, 4), (4,)),
+    ((4,), (2, 4, 3)),
+    ((2, 3, 4), (4, 5)),
+    ((3, 4), (2, 4, 5)),
+    ((2, 3, 4), (2, 5, 4, 3)),
+    ((2, 1, 3, 4), (5, 4, 2)),
+]
+
+
+def _gradients_agree(f, arguments, wrt):
+    """The specialized gradients equal the generic code's and central finite differences; the
+    specialized source, which is returned, is not the generic one."""
+    gradient = gradgen.grad(f, wrt=wrt)
+    source = gradient.source_for(*arguments)
+    assert source != gradient.source
+    specialized, generic = gradient(*arguments), gradient.generic(*arguments)
+    for position, grad_specialized, grad_generic in zip(wrt, specialized, generic):
+        assert grad_specialized.shape == arguments[position].shape
+        np.testing.assert_allclose(grad_specialized, grad_generic, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(grad_specialized, finite_differences(f, arguments, position), rtol=1e-5, atol=1e-7)
+    return source
+
+
+@pytest.mark.parametrize("f", [dot_function, dot_method])
+@pytest.mark.parametrize("shapes", DOT_SHAPES, ids=str)
+def test_the_gradients_of_an_n_dimensional_dot_are_tensordots_with_constant_axes(f, shapes):
+    a, b = (rng.normal(size=shape) for shape in shapes)
+    w = rng.normal(size=np.dot(a, b).shape)
+    source = _gradients_agree(f, (a, b, w), (0, 1))
+    assert "runtime" not in source  # no dot_vjp_left/right: plain numpy, axes known
+    assert "np.dot(a, b)" in source or "a.dot(b)" in source  # the forward as written
+
+
+def test_the_backward_of_a_three_dimensional_dot_reads_as_written_by_hand():
+    a, b = rng.normal(size=(2, 3, 4)), rng.normal(size=(5, 4, 6))
+    source = gradgen.grad(dot_function, wrt=(0, 1)).source_for(a, b, rng.normal(size=(2, 3, 5, 6)))
+    # z[i, j, n, m] = sum_k a[i, j, k] b[n, k, m]
+    assert "grad_a = np.tensordot(t1, b, axes=((2, 3), (0, 2)))" in source
+    assert "grad_b = np.transpose(np.tensordot(a, t1, axes=((0, 1), (0, 1))), (1, 0, 2))" in source
+
+
+@pytest.mark.parametrize("shapes", [((2, 3, 4), (2, 4, 5)), ((2, 3, 4), (4,)), ((4,), (2, 4, 3)), ((2, 1, 3, 4), (5, 4, 2))], ids=str)
+def test_a_batched_matmul_is_not_taken_for_a_dot(shapes):
+    a, b = (rng.normal(size=shape) for shape in shapes)
+    w = rng.normal(size=np.matmul(a, b).shape)
+    source = _gradients_agree(batched_matmul, (a, b, w), (0, 1))
+    assert "tensordot" not in source  # matmul broadcasts its batch axes: they are not contracted

@@ -23,6 +23,8 @@ from gradgen.passes.substitution import map_branches, rebuild, substitute_inputs
 
 _T = (("lib", "attribute"),)  # x.T: the operand is known to be an array here
 _DOT = (("lib", "method"),)  # a.dot(b)
+_EXPAND_LAST = (("key", (("ellipsis",), ("newaxis",))),)  # x[..., None]
+_EXPAND_SECOND_TO_LAST = (("key", (("ellipsis",), ("newaxis",), ("slice", None, None, None))),)  # x[..., None, :]
 _SUM_ALL = (("lib", "numpy"), ("axis", None), ("keepdims", False))
 
 
@@ -134,9 +136,38 @@ class _Specializer:
             return self.finish(eq, "mul", (gradient, left))
         return None
 
-    # np.dot of vectors and matrices is matmul; for more dimensions the runtime helper stays
-    dot_vjp_left = matmul_vjp_left
-    dot_vjp_right = matmul_vjp_right
+    # np.dot of N-D arrays contracts x's last axis with y's second to last (its only one for a
+    # vector): z[I, J, m] = sum_k x[I, k] y[J, k, m]. For vectors and matrices it is matmul.
+
+    def dot_vjp_left(self, eq: Equation) -> Equation | None:
+        gradient, left, right = eq.inputs
+        p, q = len(_shape(left)), len(_shape(right))
+        if max(p, q) <= 2 or min(p, q) == 0:
+            return self.matmul_vjp_left(eq)
+        if q == 1:  # grad_x[I, k] = grad_z[I] y[k]
+            column = self.emit(eq, "index", (gradient,), _shape(gradient) + (1,), _dtype(gradient), _EXPAND_LAST)
+            return self.finish(eq, "mul", (column, right))
+        # grad_x[I, k] = sum_{J, m} grad_z[I, J, m] y[J, k, m]
+        axes = (tuple(range(p - 1, p + q - 2)), (*range(q - 2), q - 1))
+        return self.finish(eq, "tensordot", (gradient, right), (("axes", axes),))
+
+    def dot_vjp_right(self, eq: Equation) -> Equation | None:
+        gradient, left, right = eq.inputs
+        p, q = len(_shape(left)), len(_shape(right))
+        if max(p, q) <= 2 or min(p, q) == 0:
+            return self.matmul_vjp_right(eq)
+        if p == 1:  # grad_y[J, k, m] = x[k] grad_z[J, m]: x[:, None] * grad_z[..., None, :]
+            column = self.emit(eq, "index", (left,), _shape(left) + (1,), _dtype(left), _EXPAND_LAST)
+            rows = self.emit(eq, "index", (gradient,), _shape(gradient)[:-1] + (1,) + _shape(gradient)[-1:], _dtype(gradient), _EXPAND_SECOND_TO_LAST)
+            return self.finish(eq, "mul", (column, rows))
+        # grad_y[J, k, m] = sum_I x[I, k] grad_z[I, J, m]: tensordot gives the axes (k, J, m)
+        batch = tuple(range(p - 1))
+        params = (("axes", (batch, batch)),)
+        if q <= 2:
+            return self.finish(eq, "tensordot", (left, gradient), params)
+        contracted_shape = _shape(right)[-2:-1] + _shape(right)[:-2] + _shape(right)[-1:]
+        contracted = self.emit(eq, "tensordot", (left, gradient), contracted_shape, eq.output.dtype, params)
+        return self.finish(eq, "transpose", (contracted,), (("lib", "numpy"), ("axes", (*range(1, q - 1), 0, q - 1))))
 
 
     def zeros_like(self, eq: Equation) -> Atom | Equation | None:
