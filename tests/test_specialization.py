@@ -6,6 +6,7 @@ import pytest
 import gradgen
 from tests import control_flow_functions as cf
 from tests import seed_functions as seeds
+from tests import test_item_writes as item_writes
 
 rng = np.random.default_rng(3)
 W1, W2 = rng.normal(size=(8, 64)), rng.normal(size=(64, 8))
@@ -251,3 +252,80 @@ def test_a_batched_matmul_is_not_taken_for_a_dot(shapes):
     w = rng.normal(size=np.matmul(a, b).shape)
     source = _gradients_agree(batched_matmul, (a, b, w), (0, 1))
     assert "tensordot" not in source  # matmul broadcasts its batch axes: they are not contracted
+
+
+# -- item writes and indexing: zeros and index assignments, not runtime.unindex/written_gradient --
+
+
+def rows_read(x):
+    return np.sum(np.sin(x[0]) * x[1]) + np.sum(x[-1, 1:] ** 2) + np.sum(x[[2, 0]] ** 3)
+
+
+def broadcast_writes(x, v):
+    H = np.zeros((3, 4))
+    H[1:] = v
+    H[0, 1:] = x[0]
+    H[[2, 0], 0] = x[1:]
+    return np.sum(np.sin(H) * H)
+
+
+@pytest.mark.parametrize("f, arguments", [(rows_read, (rng.normal(size=(3, 4)),)), (broadcast_writes, (rng.normal(size=3), rng.normal(size=(1, 4))))])
+def test_item_writes_and_reads_specialize_to_zeros_and_index_assignments(f, arguments):
+    source = _gradients_agree(f, arguments, tuple(range(len(arguments))))
+    assert "runtime" not in source
+    assert "np.zeros((3, 4))" in source or "np.zeros((3,))" in source
+
+
+# The item-write corpus (its gradients are checked in tests/test_item_writes.py) that keeps the
+# helpers: a list of indices repeating a position, and functions whose shapes stamping cannot
+# know (a size computed from sizes, T + 1; a slice with run-time bounds), which stay generic.
+KEEP_HELPERS = {"repeated-positions", "rnn-reading-previous-row", "prefix-sums", "branch-reads-row", "rows-from-a-while", "accumulate-in-loop"}
+
+
+@pytest.mark.parametrize("case_id, function, point", item_writes.CASES, ids=item_writes.IDS)
+def test_the_item_write_corpus_specializes_without_unindex_and_written_gradient(case_id, function, point):
+    source = gradgen.grad(function, wrt=tuple(range(len(point)))).source_for(*point)
+    helpers = "runtime.unindex" in source or "runtime.written_gradient" in source
+    assert helpers == (case_id in KEEP_HELPERS)
+
+
+def test_a_python_number_written_into_a_slice_gets_the_slices_sum_as_a_float():
+    x = rng.normal(size=3)
+    gradient = gradgen.grad(broadcast_writes, wrt=(0, 1))
+    source = gradient.source_for(x, 0.7)
+    grad_x, grad_v = gradient(x, 0.7)
+    generic_x, generic_v = gradient.generic(x, 0.7)
+    assert type(grad_v) is float and grad_v == pytest.approx(generic_v, rel=1e-12)
+    np.testing.assert_allclose(grad_x, generic_x, rtol=1e-12)
+    f = lambda v: broadcast_writes(x, v)  # noqa: E731
+    assert grad_v == pytest.approx((f(0.7 + 1e-6) - f(0.7 - 1e-6)) / 2e-6, rel=1e-6)
+    assert "grad_v = float(np.sum(grad_H[1:]))" in source and "runtime" not in source
+
+
+def repeated_positions(x):
+    H = np.zeros((4, 3))
+    H[[0, 0]] += x
+    return np.sum(np.sin(H) * H) + np.sum(x[[1, -1]] ** 2)
+
+
+def test_a_list_of_indices_that_repeats_a_position_keeps_the_helpers():
+    # x[[1, -1]] reads row 1 twice: its gradient adds up there (np.add.at), and H[[0, 0]] += x
+    # keeps the last write; the helpers do both, and say so by their name.
+    x = rng.normal(size=(2, 3))
+    source = _gradients_agree(repeated_positions, (x,), (0,))
+    assert "runtime.unindex" in source and "runtime.written_gradient" in source
+
+
+def row_overwritten(x, v, w):
+    H = x.copy()
+    H[0] = v
+    return np.sum(H * w)
+
+
+def test_the_gradient_of_a_written_value_is_a_new_array():
+    # grad_H is the argument w itself: grad_v = w[0] would alias it
+    x, v, w = rng.normal(size=(3, 4)), rng.normal(size=4), rng.normal(size=(3, 4))
+    source = _gradients_agree(row_overwritten, (x, v, w), (0, 1))
+    grad_x, grad_v = gradgen.grad(row_overwritten, wrt=(0, 1))(x, v, w)
+    np.testing.assert_array_equal(grad_v, w[0])
+    assert not np.shares_memory(grad_v, w) and "written_gradient" not in source

@@ -32,6 +32,9 @@ def eliminate_common_subexpressions(graph: Graph) -> Graph:
     A cond is opaque here (each branch is a scope of its own, optimized on its own)."""
     seen: dict[Hashable, Value] = {}
     replacements: dict[int, Atom] = {}
+    # An array an item write fills (np.zeros for H[t] = h) is no common subexpression: merged
+    # with another, each write would have to copy it (passes/in_place.py) to keep the other's.
+    written = {eq.inputs[0].id for eq in graph.equations if eq.op == "index_set" and isinstance(eq.inputs[0], Value)}
     equations = []
     changed = False
     for equation in graph.equations:
@@ -41,7 +44,7 @@ def eliminate_common_subexpressions(graph: Graph) -> Graph:
         changed = changed or substituted is not equation
         equation = substituted
         spec = OPS[equation.op]
-        if spec.effect or len(equation.outputs) != 1 or spec.family == "control":
+        if spec.effect or len(equation.outputs) != 1 or spec.family == "control" or equation.output.id in written:
             equations.append(equation)
             continue
         key = _key(equation.op, equation.inputs, equation.params)

@@ -55,6 +55,8 @@ def allocates(equation: Equation) -> bool:
     """Whether ``equation``'s array results are always new arrays (given arrays)."""
     if equation.op == "index" and equation.param("copy"):
         return True  # x[key].copy(), the form recording.py gives a view the backward reads
+    if equation.op == "cast":
+        return True  # float(x[i]) is a Python float: it holds no array's memory
     return equation.op in _ALLOCATING and equation.param("lib") in _ALLOCATING_LIBS
 
 

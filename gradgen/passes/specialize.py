@@ -17,8 +17,9 @@ import numpy as np
 
 from gradgen import runtime
 from gradgen.ir import Atom, Constant, Equation, Graph, Value
-from gradgen.ops import OPS
+from gradgen.ops import DYNAMIC, OPS
 from gradgen.passes.substitution import map_branches, rebuild, substitute_inputs
+from gradgen.shapes import _python_key
 
 
 _T = (("lib", "attribute"),)  # x.T: the operand is known to be an array here
@@ -42,6 +43,7 @@ class _Specializer:
                 if isinstance(atom, Value):
                     self.readers.setdefault(atom.id, []).append(equation)
         self.new: list[Equation] = []
+        self.inputs = {value.id for value in graph.inputs}
 
     def emit(self, like: Equation, op: str, inputs: tuple[Atom, ...], shape: tuple[int, ...], dtype: str | None, params: tuple[tuple[str, Hashable], ...] = ()) -> Value:
         value = Value(self.next_id, "", shape == (), shape=shape, dtype=dtype)
@@ -69,8 +71,11 @@ class _Specializer:
         return Constant(int(np.prod([shape[a] for a in axes], dtype=np.int64)))
 
     def unbroadcast(self, eq: Equation) -> Atom | Equation:
-        gradient, like = eq.inputs
-        gradient_shape, like_shape = _shape(gradient), _shape(like)
+        return self.summed_to(eq, eq.inputs[0], _shape(eq.inputs[1]))  # type: ignore[arg-type]
+
+    def summed_to(self, eq: Equation, gradient: Atom, like_shape: tuple[int, ...]) -> Atom | Equation:
+        """``gradient`` summed over the axes broadcasting stretched ``like_shape`` along."""
+        gradient_shape = _shape(gradient)
         if gradient_shape == like_shape:
             return gradient  # nothing was broadcast
         if like_shape == ():
@@ -170,6 +175,40 @@ class _Specializer:
         return self.finish(eq, "transpose", (contracted,), (("lib", "numpy"), ("axes", (*range(1, q - 1), 0, q - 1))))
 
 
+    def unindex(self, eq: Equation) -> Equation | None:
+        # grad_x = np.zeros(x.shape); grad_x[key] = grad_z: the write is done in place (the
+        # zeros are owned, passes/in_place.py). Where a list of indices repeats a position the
+        # contributions must add up (np.add.at): the run-time helper stays.
+        like, gradient, *positions = eq.inputs
+        if _shape(like) == () or _selected_shape(eq, _shape(like)) is None:  # type: ignore[arg-type]
+            return None
+        dtype = eq.output.dtype
+        params = (("shape", _shape(like)),) + ((("dtype", dtype),) if dtype != "float64" else ())
+        zeros = self.emit(eq, "zeros", (), _shape(like), dtype, params)  # type: ignore[arg-type]
+        return self.finish(eq, "index_set", (zeros, gradient, *positions), (("key", eq.param("key")),))
+
+    def written_gradient(self, eq: Equation) -> Atom | Equation | None:
+        # grad_v = grad_H[key], summed where v was broadcast; a new array, since the backward
+        # zeroes grad_H[key] next, possibly in place.
+        like, gradient, *positions = eq.inputs
+        selected_shape = _selected_shape(eq, _shape(gradient))  # type: ignore[arg-type]
+        if selected_shape is None:
+            return None
+        key = (("key", eq.param("key")),)
+        if _shape(like) != ():
+            if selected_shape == _shape(like):
+                return self.finish(eq, "index", (gradient, *positions), key + (("copy", True),))
+            selected = self.emit(eq, "index", (gradient, *positions), selected_shape, _dtype(gradient), key)
+            return self.summed_to(eq, selected, _shape(like))  # type: ignore[arg-type]
+        if isinstance(like, Value) and like.id in self.inputs and not _is_python_number(like):
+            return None  # a numpy scalar or a 0-d array: the helper tells them apart at run time
+        selected = self.emit(eq, "index", (gradient, *positions), selected_shape, _dtype(gradient), key)
+        if selected_shape != ():  # a number written into a slice: the slice's sum
+            selected = self.emit(eq, "sum", (selected,), (), _dtype(gradient), _SUM_ALL)
+        if _is_python_number(like) or _dtype(like) == "float64":  # H[0] = x[1] writes a float
+            return self.finish(eq, "cast", (selected,), (("lib", "builtins"),))  # float(grad_H[0])
+        return selected  # a numpy scalar of another dtype (np.float32 is no float)
+
     def zeros_like(self, eq: Equation) -> Atom | Equation | None:
         shape = _shape(eq.inputs[0])
         if shape == ():
@@ -209,6 +248,21 @@ def _shape(atom: Atom) -> tuple[int, ...] | None:
     if isinstance(atom, Constant):
         return ()
     return atom.shape
+
+
+def _selected_shape(eq: Equation, shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The shape of ``x[key]`` for an ``x`` of ``shape``, with ``eq``'s key; None where a list
+    of indices may select a position twice, or where a run-time slice bound decides it."""
+    key = eq.param("key")
+    if any(isinstance(entry, tuple) and DYNAMIC in entry for entry in key):  # type: ignore[union-attr]
+        return None
+    # a run-time integer selects one position: any valid one (0) gives the same shape and
+    # repeats the same positions
+    positions = np.arange(int(np.prod(shape, dtype=np.int64))).reshape(shape)
+    selected = positions[_python_key(tuple(0 if entry == DYNAMIC else entry for entry in key))]  # type: ignore[union-attr]
+    if np.unique(selected).size != selected.size:
+        return None
+    return selected.shape
 
 
 def _is_python_number(atom: Atom) -> bool:
