@@ -17,9 +17,9 @@ import numpy as np
 
 from gradgen import runtime
 from gradgen.ir import Atom, Constant, Equation, Graph, Value
-from gradgen.ops import DYNAMIC, OPS
+from gradgen.ops import OPS
 from gradgen.passes.substitution import map_branches, rebuild, substitute_inputs
-from gradgen.shapes import _python_key
+from gradgen.passes.scatters import fold_scatters, selected_shape
 
 
 _T = (("lib", "attribute"),)  # x.T: the operand is known to be an array here
@@ -180,7 +180,7 @@ class _Specializer:
         # zeros are owned, passes/in_place.py). Where a list of indices repeats a position the
         # contributions must add up (np.add.at): the run-time helper stays.
         like, gradient, *positions = eq.inputs
-        if _shape(like) == () or _selected_shape(eq, _shape(like)) is None:  # type: ignore[arg-type]
+        if _shape(like) == () or selected_shape(eq.param("key"), _shape(like)) is None:  # type: ignore[arg-type]
             return None
         dtype = eq.output.dtype
         params = (("shape", _shape(like)),) + ((("dtype", dtype),) if dtype != "float64" else ())
@@ -191,19 +191,19 @@ class _Specializer:
         # grad_v = grad_H[key], summed where v was broadcast; a new array, since the backward
         # zeroes grad_H[key] next, possibly in place.
         like, gradient, *positions = eq.inputs
-        selected_shape = _selected_shape(eq, _shape(gradient))  # type: ignore[arg-type]
-        if selected_shape is None:
+        slot_shape = selected_shape(eq.param("key"), _shape(gradient))  # type: ignore[arg-type]
+        if slot_shape is None:
             return None
         key = (("key", eq.param("key")),)
         if _shape(like) != ():
-            if selected_shape == _shape(like):
+            if slot_shape == _shape(like):
                 return self.finish(eq, "index", (gradient, *positions), key + (("copy", True),))
-            selected = self.emit(eq, "index", (gradient, *positions), selected_shape, _dtype(gradient), key)
+            selected = self.emit(eq, "index", (gradient, *positions), slot_shape, _dtype(gradient), key)
             return self.summed_to(eq, selected, _shape(like))  # type: ignore[arg-type]
         if isinstance(like, Value) and like.id in self.inputs and not _is_python_number(like):
             return None  # a numpy scalar or a 0-d array: the helper tells them apart at run time
-        selected = self.emit(eq, "index", (gradient, *positions), selected_shape, _dtype(gradient), key)
-        if selected_shape != ():  # a number written into a slice: the slice's sum
+        selected = self.emit(eq, "index", (gradient, *positions), slot_shape, _dtype(gradient), key)
+        if slot_shape != ():  # a number written into a slice: the slice's sum
             selected = self.emit(eq, "sum", (selected,), (), _dtype(gradient), _SUM_ALL)
         if _is_python_number(like) or _dtype(like) == "float64":  # H[0] = x[1] writes a float
             return self.finish(eq, "cast", (selected,), (("lib", "builtins"),))  # float(grad_H[0])
@@ -250,21 +250,6 @@ def _shape(atom: Atom) -> tuple[int, ...] | None:
     return atom.shape
 
 
-def _selected_shape(eq: Equation, shape: tuple[int, ...]) -> tuple[int, ...] | None:
-    """The shape of ``x[key]`` for an ``x`` of ``shape``, with ``eq``'s key; None where a list
-    of indices may select a position twice, or where a run-time slice bound decides it."""
-    key = eq.param("key")
-    if any(isinstance(entry, tuple) and DYNAMIC in entry for entry in key):  # type: ignore[union-attr]
-        return None
-    # a run-time integer selects one position: any valid one (0) gives the same shape and
-    # repeats the same positions
-    positions = np.arange(int(np.prod(shape, dtype=np.int64))).reshape(shape)
-    selected = positions[_python_key(tuple(0 if entry == DYNAMIC else entry for entry in key))]  # type: ignore[union-attr]
-    if np.unique(selected).size != selected.size:
-        return None
-    return selected.shape
-
-
 def _is_python_number(atom: Atom) -> bool:
     if isinstance(atom, Constant):
         return True
@@ -299,7 +284,7 @@ def specialize(graph: Graph) -> Graph:
         else:
             replacements[equation.output.id] = result
     spreads.materialize_outputs(graph, equations)
-    return rebuild(graph, equations, replacements)
+    return fold_scatters(rebuild(graph, equations, replacements))
 
 
 class _DeferredSpreads:
