@@ -285,6 +285,13 @@ def test_the_gradients_of_several_reads_land_in_one_array():
         assert f"    {slot} = " in source
 
 
+def test_a_loop_adds_the_gradient_of_a_row_it_read_into_the_accumulators_row():
+    # h = np.tanh(W @ h + U @ x[t]): grad_x[t] += U.T.dot(...), not grad_x += a scatter of x's shape
+    _, function, point = next(case for case in item_writes.CASES if case[0] == "rnn-rows")
+    body = backward_loop(_gradients_agree(function, point, (0, 1, 2)))
+    assert "grad_x[t] = " in body and "np.zeros" not in body and "grad_x +=" not in body
+
+
 # The item-write corpus (its gradients are checked in tests/test_item_writes.py) that keeps the
 # helpers: a list of indices repeating a position, and functions whose shapes stamping cannot
 # know (a size computed from sizes, T + 1; a slice with run-time bounds), which stay generic.

@@ -17,7 +17,7 @@ simplifier is done with it (``1.0 * w`` is ``w``): writing into it would copy it
 
 from __future__ import annotations
 
-from typing import Callable, Hashable
+from typing import Hashable
 
 import numpy as np
 
@@ -27,8 +27,9 @@ from gradgen.passes.substitution import rename
 from gradgen.shapes import _python_key
 
 
-def fold_scatters(graph: Graph) -> Graph:
-    """``graph`` with each scatter that is added to another scatter written into it."""
+def fold_scatters(graph: Graph, carried: dict[int, int]) -> Graph:
+    """``graph`` with each scatter that is added to another scatter, or to a loop's carried
+    accumulator (``carried``: the body's inputs to their outputs' positions), written into it."""
     producers = {v.id: eq for eq in graph.equations for v in eq.outputs}
     reads: dict[int, int] = {}
     for atom in [a for eq in graph.equations for a in eq.inputs] + list(graph.outputs):
@@ -46,21 +47,35 @@ def fold_scatters(graph: Graph) -> Graph:
         zeros = write.inputs[0]
         return write if read_once(zeros) and producers[zeros.id].op == "zeros" else None  # type: ignore[union-attr]
 
-    def own(atom: Atom, like: Value) -> bool:
-        if not (read_once(atom) and atom.shape == like.shape and atom.dtype == like.dtype and like.shape):  # type: ignore[union-attr]
+    last_read = {a.id: position for position, eq in enumerate(graph.equations) for a in eq.inputs if isinstance(a, Value)}
+
+    def own(atom: Atom, like: Value, position: int) -> bool:
+        """Whether the sum at ``position`` may write into ``atom``: an array that only the sum
+        reads, made by a chain of writes into new zeros or into a loop's carried accumulator
+        that the sum is the next value of, none of them read after the sum."""
+        if not (isinstance(atom, Value) and atom.shape == like.shape and atom.dtype == like.dtype and like.shape):
             return False
-        return _written_into_zeros(producers[atom.id], producers, read_once)  # type: ignore[union-attr]
+        if reads.get(atom.id) != 1:
+            return False
+        while atom.id in producers and producers[atom.id].op == "index_set":
+            atom = producers[atom.id].inputs[0]  # type: ignore[assignment]
+            if not isinstance(atom, Value) or last_read.get(atom.id, -1) > position:
+                return False
+        if atom.id in carried:  # grad_x += scatter in a loop: the next iteration gets the sum
+            output = graph.outputs[carried[atom.id]]
+            return isinstance(output, Value) and output.id == like.id
+        return atom.id in producers and producers[atom.id].op == "zeros"
 
     next_id = max([v.id for v in graph.inputs] + list(producers), default=-1) + 1
     dropped: set[int] = set()
     replaced: dict[int, list[Equation]] = {}
     names: dict[int, Value] = {}
-    for equation in graph.equations:
+    for position, equation in enumerate(graph.equations):
         if equation.op != "add" or len(equation.inputs) != 2:
             continue
         for target, other in (equation.inputs, equation.inputs[::-1]):
             write = scatter(other)
-            if write is None or id(write) in dropped or not own(target, equation.output):
+            if write is None or id(write) in dropped or not own(target, equation.output, position):
                 continue
             _, gradient, *positions = write.inputs
             slot_shape = selected_shape(write.param("key"), target.shape)  # type: ignore[arg-type, union-attr]
@@ -85,21 +100,9 @@ def fold_scatters(graph: Graph) -> Graph:
     return rename(Graph(graph.inputs, tuple(equations), graph.outputs), names)
 
 
-def _written_into_zeros(write: Equation, producers: dict[int, Equation], read_once: Callable[[Atom], bool]) -> bool:
-    """Whether ``write`` is a chain of ``index_set`` into ``np.zeros``, each array read once."""
-    if write.op != "index_set":
-        return False
-    while write.op == "index_set":
-        base = write.inputs[0]
-        if not read_once(base):
-            return False
-        write = producers[base.id]  # type: ignore[union-attr]
-    return write.op == "zeros"
-
-
 def _root(value: Value, producers: dict[int, Equation]) -> Value:
     """The array a chain of writes writes into (the writes' results take its name)."""
-    while producers[value.id].op == "index_set":
+    while value.id in producers and producers[value.id].op == "index_set":
         value = producers[value.id].inputs[0]  # type: ignore[assignment]
     return value
 

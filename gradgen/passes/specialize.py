@@ -260,8 +260,9 @@ def _dtype(atom: Atom) -> str | None:
     return atom.dtype if isinstance(atom, Value) else None
 
 
-def specialize(graph: Graph) -> Graph:
-    """Rewrite shape helpers for the shapes stamped on ``graph`` (unknown shapes are kept)."""
+def specialize(graph: Graph, carried: dict[int, int] | None = None) -> Graph:
+    """Rewrite shape helpers for the shapes stamped on ``graph`` (unknown shapes are kept).
+    ``carried``: for a loop's body, its inputs that are carried values, to their outputs' positions."""
     specializer = _Specializer(graph)
     spreads = _DeferredSpreads(specializer)
     replacements: dict[int, Atom] = {}
@@ -273,7 +274,7 @@ def specialize(graph: Graph) -> Graph:
         equation = spreads.absorb(equation, equations)
         if equation is None:
             continue
-        equation = map_branches(equation, specialize)  # a branch or a loop body: its own scope
+        equation = _specialize_subgraphs(equation)  # a branch or a loop body: its own scope
         result = specializer.rewrite(equation)
         equations.extend(specializer.new)
         specializer.new.clear()
@@ -284,7 +285,15 @@ def specialize(graph: Graph) -> Graph:
         else:
             replacements[equation.output.id] = result
     spreads.materialize_outputs(graph, equations)
-    return fold_scatters(rebuild(graph, equations, replacements))
+    return fold_scatters(rebuild(graph, equations, replacements), carried or {})
+
+
+def _specialize_subgraphs(equation: Equation) -> Equation:
+    if equation.op not in ("loop", "while"):
+        return map_branches(equation, specialize)
+    body: Graph = equation.param("body")  # type: ignore[assignment]
+    carried = {value.id: position for position, value in enumerate(body.inputs[1 : 1 + len(body.outputs)])}
+    return map_branches(equation, lambda graph: specialize(graph, carried if graph is body else None))
 
 
 class _DeferredSpreads:
