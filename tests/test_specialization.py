@@ -358,3 +358,36 @@ def test_a_read_gradient_is_never_added_into_an_argument():
     source = _gradients_agree(read_and_weighted, (x, w), (0, 1))
     np.testing.assert_array_equal(w, kept)
     assert "w[0] =" not in source and "runtime" not in source
+
+
+def reshaped_argument(x, w):
+    return np.sum(x.reshape(6) * w)
+
+
+def transposed_argument(x, w):
+    return np.sum(x.T * w)
+
+
+def concatenated_argument(a, b, w):
+    return np.sum(np.concatenate((a, b), axis=1) * w)
+
+
+_W6, _W32, _W25 = rng.normal(size=6), rng.normal(size=(3, 2)), rng.normal(size=(2, 5))
+
+
+@pytest.mark.parametrize(
+    "f, arguments, expected",
+    [
+        (reshaped_argument, (rng.normal(size=(2, 3)), _W6), (_W6.reshape(2, 3),)),
+        (transposed_argument, (rng.normal(size=(2, 3)), _W32), (_W32.T,)),
+        (concatenated_argument, (rng.normal(size=(2, 3)), rng.normal(size=(2, 2)), _W25), (_W25[:, :3], _W25[:, 3:])),
+    ],
+    ids=["reshaped", "transposed", "concatenated"],
+)
+def test_a_gradient_that_is_a_view_of_an_argument_is_returned_as_a_copy(f, arguments, expected):
+    # d/dx sum(view(x) * w) is w seen through the inverse view (w.reshape((2, 3)), w.T, w[:, :3]):
+    # specialized code computes it as a view of the caller's w, and returns a copy of it
+    gradients = gradgen.grad(f, wrt=tuple(range(len(arguments) - 1)))(*arguments)
+    for gradient, hand_derived in zip(gradients, expected):
+        np.testing.assert_array_equal(gradient, hand_derived)
+        assert not np.shares_memory(gradient, arguments[-1])
