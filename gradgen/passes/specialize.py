@@ -4,8 +4,14 @@ Runs on a graph whose values carry shapes (``stamping.stamp_shapes``). Each rewr
 for those shapes: a broadcasting reduction disappears where nothing was broadcast, and becomes
 an ``np.sum`` over exactly the broadcast axes where something was; the gradient of a full sum
 is left unexpanded where every reader broadcasts it anyway; matrix-product gradients become
-``g @ W.T`` and ``x.T @ g``; the output check becomes the constant 1.0. Branches and loop
-bodies are specialized as graphs of their own, wherever their values carry shapes.
+``g @ W.T`` and ``x.T @ g``, and those of ``np.dot`` of N-D arrays ``np.tensordot`` with the
+axes written out; the adjoint of ``x[key]`` becomes ``np.zeros(x.shape)`` with the gradient
+assigned at ``key`` (``passes/scatters.py`` then adds it into the slot of an array it is summed
+with), and that of a value written by ``H[key] = v`` ``grad_H[key].copy()``, summed where ``v``
+was broadcast; the output check becomes the constant 1.0. Where a list of indices repeats a
+position the run-time helpers stay: their gradients add up (``np.add.at``), and a repeated
+write keeps the last value. Branches and loop bodies are specialized as graphs of their own,
+wherever their values carry shapes.
 """
 
 from __future__ import annotations
