@@ -238,6 +238,13 @@ def test_the_gradients_of_an_n_dimensional_dot_are_tensordots_with_constant_axes
     assert "np.dot(a, b)" in source or "a.dot(b)" in source  # the forward as written
 
 
+@pytest.mark.parametrize("shapes", [((), (2, 3, 4)), ((2, 3, 4), ()), ((), ())], ids=str)
+def test_the_dot_with_a_scalar_is_a_product(shapes):
+    a, b = (rng.normal(size=shape) for shape in shapes)
+    source = _gradients_agree(dot_function, (a, b, rng.normal(size=np.dot(a, b).shape)), (0, 1))
+    assert "runtime" not in source
+
+
 def test_the_backward_of_a_three_dimensional_dot_reads_as_written_by_hand():
     a, b = rng.normal(size=(2, 3, 4)), rng.normal(size=(5, 4, 6))
     source = gradgen.grad(dot_function, wrt=(0, 1)).source_for(a, b, rng.normal(size=(2, 3, 5, 6)))

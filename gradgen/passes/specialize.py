@@ -150,10 +150,18 @@ class _Specializer:
     # np.dot of N-D arrays contracts x's last axis with y's second to last (its only one for a
     # vector): z[I, J, m] = sum_k x[I, k] y[J, k, m]. For vectors and matrices it is matmul.
 
-    def dot_vjp_left(self, eq: Equation) -> Equation | None:
+    def scaled_vjp(self, eq: Equation, gradient: Atom, other: Atom, like: Atom) -> Atom | Equation:
+        # np.dot with a scalar is a product: grad_x = grad_z * y, summed where x was broadcast
+        shape = tuple(np.broadcast_shapes(_shape(gradient), _shape(other)))  # type: ignore[arg-type]
+        product = self.emit(eq, "mul", (gradient, other), shape, eq.output.dtype)
+        return self.summed_to(eq, product, _shape(like))  # type: ignore[arg-type]
+
+    def dot_vjp_left(self, eq: Equation) -> Atom | Equation | None:
         gradient, left, right = eq.inputs
         p, q = len(_shape(left)), len(_shape(right))
-        if max(p, q) <= 2 or min(p, q) == 0:
+        if min(p, q) == 0:
+            return self.scaled_vjp(eq, gradient, right, left)
+        if max(p, q) <= 2:
             return self.matmul_vjp_left(eq)
         if q == 1:  # grad_x[I, k] = grad_z[I] y[k]
             column = self.emit(eq, "index", (gradient,), _shape(gradient) + (1,), _dtype(gradient), _EXPAND_LAST)
@@ -162,10 +170,12 @@ class _Specializer:
         axes = (tuple(range(p - 1, p + q - 2)), (*range(q - 2), q - 1))
         return self.finish(eq, "tensordot", (gradient, right), (("axes", axes),))
 
-    def dot_vjp_right(self, eq: Equation) -> Equation | None:
+    def dot_vjp_right(self, eq: Equation) -> Atom | Equation | None:
         gradient, left, right = eq.inputs
         p, q = len(_shape(left)), len(_shape(right))
-        if max(p, q) <= 2 or min(p, q) == 0:
+        if min(p, q) == 0:
+            return self.scaled_vjp(eq, gradient, left, right)
+        if max(p, q) <= 2:
             return self.matmul_vjp_right(eq)
         if p == 1:  # grad_y[J, k, m] = x[k] grad_z[J, m]: x[:, None] * grad_z[..., None, :]
             column = self.emit(eq, "index", (left,), _shape(left) + (1,), _dtype(left), _EXPAND_LAST)
