@@ -398,3 +398,16 @@ def test_a_gradient_that_is_a_view_of_an_argument_is_returned_as_a_copy(f, argum
     for gradient, hand_derived in zip(gradients, expected):
         np.testing.assert_array_equal(gradient, hand_derived)
         assert not np.shares_memory(gradient, arguments[-1])
+
+
+def two_rows(x):
+    return x[0] * 2.0 + x[1]
+
+
+def test_the_zeros_of_a_read_gradient_have_the_generic_codes_dtype():
+    x, grad_out = np.ones((3, 4), dtype=np.float32), np.arange(4, dtype=np.float32)
+    gradient = gradgen.vjp(two_rows)
+    specialized, generic = gradient(x, grad_out), gradient.generic(x, grad_out)
+    assert specialized.dtype == generic.dtype == np.float32
+    np.testing.assert_array_equal(specialized, np.stack([2.0 * grad_out, grad_out, np.zeros(4)]))
+    assert "np.zeros((3, 4), dtype='float32')" in gradient.source_for(x, grad_out)
