@@ -48,6 +48,7 @@ def fold_scatters(graph: Graph, carried: dict[int, int]) -> Graph:
         return write if read_once(zeros) and producers[zeros.id].op == "zeros" else None  # type: ignore[union-attr]
 
     last_read = {a.id: position for position, eq in enumerate(graph.equations) for a in eq.inputs if isinstance(a, Value)}
+    last_read.update((a.id, len(graph.equations)) for a in graph.outputs if isinstance(a, Value))
 
     def own(atom: Atom, like: Value, position: int) -> bool:
         """Whether the sum at ``position`` may write into ``atom``: an array that only the sum
