@@ -283,6 +283,22 @@ def test_item_writes_and_reads_specialize_to_zeros_and_index_assignments(f, argu
     assert "np.zeros((3, 4))" in source or "np.zeros((3,))" in source
 
 
+def many_reads(x, i):
+    # negative steps, None, ..., run-time integers, a list without repeats
+    first = np.sum(np.sin(x[::-1, 0]) * x[1, ::2].sum()) + np.sum(x[None, 1] ** 2)
+    return first + np.sum(x[..., -1] ** 3) + np.sum(np.cos(x[i, 1:])) + np.sum(x[:, i] * x[[0, 2], 1].sum())
+
+
+def test_reads_of_every_kind_of_key_specialize():
+    x = rng.normal(size=(3, 4))
+    for i in (0, 2, -1):
+        gradient = gradgen.grad(many_reads)
+        source = gradient.source_for(x, i)
+        np.testing.assert_allclose(gradient(x, i), gradient.generic(x, i), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(gradient(x, i), finite_differences(lambda x: many_reads(x, i), [x], 0), rtol=1e-5, atol=1e-7)
+        assert "runtime" not in source and source.count("np.zeros(") == 1
+
+
 def test_the_gradients_of_several_reads_land_in_one_array():
     # x[[2, 0]], x[-1, 1:], x[1] and x[0]: one np.zeros of x's shape, each gradient added into
     # its slot (passes/scatters.py), not a scatter of x's shape per read summed

@@ -316,8 +316,9 @@ class _DeferredSpreads:
     """The adjoint of a sum, spread over the summed array (``expand_reduced(g, x)``), is not
     built where elementwise readers would broadcast ``g`` to that shape anyway: the spread is
     carried through elementwise ops (``spread(g) * 2.0`` is ``spread(g * 2.0)``) until an
-    operand of the full shape absorbs it, as in ``spread(g) * t == g * t``. A spread that
-    reaches any other reader is built there."""
+    operand of the full shape absorbs it, as in ``spread(g) * t == g * t``, or until the adjoint
+    of an index assigns it into its slot, ``grad_x[1] = g``, where numpy broadcasts it. A spread
+    that reaches any other reader is built there."""
 
     def __init__(self, specializer: _Specializer):
         self.specializer = specializer
@@ -355,6 +356,9 @@ class _DeferredSpreads:
         spread = [isinstance(a, Value) and a.id in self.deferred for a in eq.inputs]
         if not any(spread):
             return eq
+        if eq.op == "unindex" and spread == [False, True] + [False] * (len(spread) - 2):
+            # the scatter assigns (or adds) the gradient at its key: numpy broadcasts it there
+            return dataclasses.replace(eq, inputs=(eq.inputs[0], self.deferred[eq.inputs[1].id][0], *eq.inputs[2:]))  # type: ignore[union-attr]
         if OPS[eq.op].family != "elementwise" or eq.output.shape is None:
             for atom, is_spread in zip(eq.inputs, spread):
                 if is_spread:
