@@ -283,38 +283,6 @@ def test_item_writes_and_reads_specialize_to_zeros_and_index_assignments(f, argu
     assert "np.zeros((3, 4))" in source or "np.zeros((3,))" in source
 
 
-def many_reads(x, i):
-    # negative steps, None, ..., run-time integers, a list without repeats
-    first = np.sum(np.sin(x[::-1, 0]) * x[1, ::2].sum()) + np.sum(x[None, 1] ** 2)
-    return first + np.sum(x[..., -1] ** 3) + np.sum(np.cos(x[i, 1:])) + np.sum(x[:, i] * x[[0, 2], 1].sum())
-
-
-def test_reads_of_every_kind_of_key_specialize():
-    x = rng.normal(size=(3, 4))
-    for i in (0, 2, -1):
-        gradient = gradgen.grad(many_reads)
-        source = gradient.source_for(x, i)
-        np.testing.assert_allclose(gradient(x, i), gradient.generic(x, i), rtol=1e-12, atol=1e-14)
-        np.testing.assert_allclose(gradient(x, i), finite_differences(lambda x: many_reads(x, i), [x], 0), rtol=1e-5, atol=1e-7)
-        assert "runtime" not in source and source.count("np.zeros(") == 1
-
-
-def test_the_gradients_of_several_reads_land_in_one_array():
-    # x[[2, 0]], x[-1, 1:], x[1] and x[0]: one np.zeros of x's shape, each gradient added into
-    # its slot (passes/scatters.py), not a scatter of x's shape per read summed
-    source = _gradients_agree(rows_read, (rng.normal(size=(3, 4)),), (0,))
-    assert source.count("np.zeros(") == 1 and "grad_x = np.zeros((3, 4))" in source
-    for slot in ("grad_x[-1, 1:]", "grad_x[1]", "grad_x[0]"):
-        assert f"    {slot} = " in source
-
-
-def test_a_loop_adds_the_gradient_of_a_row_it_read_into_the_accumulators_row():
-    # h = np.tanh(W @ h + U @ x[t]): grad_x[t] += U.T.dot(...), not grad_x += a scatter of x's shape
-    _, function, point = next(case for case in item_writes.CASES if case[0] == "rnn-rows")
-    body = backward_loop(_gradients_agree(function, point, (0, 1, 2)))
-    assert "grad_x[t] = " in body and "np.zeros" not in body and "grad_x +=" not in body
-
-
 # The item-write corpus (its gradients are checked in tests/test_item_writes.py) that keeps the
 # helpers: a list of indices repeating a position, and functions whose shapes stamping cannot
 # know (a size computed from sizes, T + 1; a slice with run-time bounds), which stay generic.
@@ -368,19 +336,6 @@ def test_the_gradient_of_a_written_value_is_a_new_array():
     grad_x, grad_v = gradgen.grad(row_overwritten, wrt=(0, 1))(x, v, w)
     np.testing.assert_array_equal(grad_v, w[0])
     assert not np.shares_memory(grad_v, w) and "written_gradient" not in source
-
-
-def read_and_weighted(x, w):
-    return np.sum(x * w) + np.sum(x[0] ** 2)
-
-
-def test_a_read_gradient_is_never_added_into_an_argument():
-    # grad_x = w + scatter(2 * x[0]): w is the caller's, so the scatter is made, not folded into w
-    x, w = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
-    kept = w.copy()
-    source = _gradients_agree(read_and_weighted, (x, w), (0, 1))
-    np.testing.assert_array_equal(w, kept)
-    assert "w[0] =" not in source and "runtime" not in source
 
 
 def reshaped_argument(x, w):
