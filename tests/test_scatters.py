@@ -18,7 +18,7 @@ def many_reads(x, i):
 
 def test_reads_of_every_kind_of_key_specialize():
     x, gradient = rng.normal(size=(3, 4)), gradgen.grad(many_reads)
-    for i in (0, 2, -1):  # with i = 2, x[:, i] and x[[0, 2], 1] overlap: their gradients add up
+    for i in (0, 1, -1):  # with i = 1, x[:, i] and x[[0, 2], 1] overlap: their gradients add up
         source = gradient.source_for(x, i)
         np.testing.assert_allclose(gradient(x, i), gradient.generic(x, i), rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(gradient(x, i), finite_differences(lambda x: many_reads(x, i), [x], 0), rtol=1e-5, atol=1e-7)
