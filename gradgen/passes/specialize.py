@@ -157,12 +157,21 @@ class _Specializer:
         return self.summed_to(eq, product, _shape(like))  # type: ignore[arg-type]
 
     def dot_vjp_left(self, eq: Equation) -> Atom | Equation | None:
+        return self.dot_vjp(eq, 0)
+
+    def dot_vjp_right(self, eq: Equation) -> Atom | Equation | None:
+        return self.dot_vjp(eq, 1)
+
+    def dot_vjp(self, eq: Equation, side: int) -> Atom | Equation | None:
         gradient, left, right = eq.inputs
         p, q = len(_shape(left)), len(_shape(right))
         if min(p, q) == 0:
-            return self.scaled_vjp(eq, gradient, right, left)
+            return self.scaled_vjp(eq, gradient, eq.inputs[2 - side], eq.inputs[1 + side])
         if max(p, q) <= 2:
-            return self.matmul_vjp_left(eq)
+            return (self.matmul_vjp_left, self.matmul_vjp_right)[side](eq)
+        return (self.tensordot_vjp_left, self.tensordot_vjp_right)[side](eq, gradient, left, right, p, q)
+
+    def tensordot_vjp_left(self, eq: Equation, gradient: Atom, left: Atom, right: Atom, p: int, q: int) -> Equation:
         if q == 1:  # grad_x[I, k] = grad_z[I] y[k]
             column = self.emit(eq, "index", (gradient,), _shape(gradient) + (1,), _dtype(gradient), _EXPAND_LAST)
             return self.finish(eq, "mul", (column, right))
@@ -170,13 +179,7 @@ class _Specializer:
         axes = (tuple(range(p - 1, p + q - 2)), (*range(q - 2), q - 1))
         return self.finish(eq, "tensordot", (gradient, right), (("axes", axes),))
 
-    def dot_vjp_right(self, eq: Equation) -> Atom | Equation | None:
-        gradient, left, right = eq.inputs
-        p, q = len(_shape(left)), len(_shape(right))
-        if min(p, q) == 0:
-            return self.scaled_vjp(eq, gradient, left, right)
-        if max(p, q) <= 2:
-            return self.matmul_vjp_right(eq)
+    def tensordot_vjp_right(self, eq: Equation, gradient: Atom, left: Atom, right: Atom, p: int, q: int) -> Equation:
         if p == 1:  # grad_y[J, k, m] = x[k] grad_z[J, m]: x[:, None] * grad_z[..., None, :]
             column = self.emit(eq, "index", (left,), _shape(left) + (1,), _dtype(left), _EXPAND_LAST)
             rows = self.emit(eq, "index", (gradient,), _shape(gradient)[:-1] + (1,) + _shape(gradient)[-1:], _dtype(gradient), _EXPAND_SECOND_TO_LAST)
@@ -189,7 +192,6 @@ class _Specializer:
         contracted_shape = _shape(right)[-2:-1] + _shape(right)[:-2] + _shape(right)[-1:]
         contracted = self.emit(eq, "tensordot", (left, gradient), contracted_shape, eq.output.dtype, params)
         return self.finish(eq, "transpose", (contracted,), (("lib", "numpy"), ("axes", (*range(1, q - 1), 0, q - 1))))
-
 
     def unindex(self, eq: Equation) -> Equation | None:
         # grad_x = np.zeros(x.shape); grad_x[key] = grad_z: the write is done in place (the
