@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import re
+import textwrap
 from typing import Any, Callable
 
 import numpy as np
@@ -183,11 +184,16 @@ def _forward(callee: str, signature: emit.Signature) -> ast.Return:
 
 
 def guarded_source(source: str, name: str, test: ast.expr, signature: emit.Signature) -> str:
-    """The backward ``source`` with ``if not (test): return __gradgen_dispatch(...)`` first."""
-    module = ast.parse(source)
-    function = next(node for node in module.body if isinstance(node, ast.FunctionDef) and node.name == name)
-    function.body.insert(0, ast.If(ast.UnaryOp(ast.Not(), test), [_forward(DISPATCH, signature)], []))
-    return ast.unparse(ast.fix_missing_locations(module)) + "\n"
+    """The backward ``source`` with ``if not (test): return __gradgen_dispatch(...)`` first.
+
+    The guard's lines go after the ``def`` line (``ast.unparse`` writes a signature on one
+    line), so the rest of the text, comments included, is the source ``source_for`` shows.
+    """
+    lines = source.splitlines(keepends=True)
+    header = next(i for i, line in enumerate(lines) if line.startswith(f"def {name}("))
+    miss = ast.If(ast.UnaryOp(ast.Not(), test), [_forward(DISPATCH, signature)], [])
+    lines.insert(header + 1, textwrap.indent(ast.unparse(miss), "    ") + "\n")
+    return "".join(lines)
 
 
 def dispatcher_module(name: str, signature: emit.Signature, keyed: tuple[int, ...]) -> ast.Module:
