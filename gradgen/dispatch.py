@@ -17,7 +17,8 @@ shape and a dtype test before the first line of the backward. Guarantees:
   up in the cache (compiling on a miss), makes that specialization the held function's code
   (``__code__``: the function object, its attributes, defaults and signature stay the same),
   and calls the unguarded backward, so a call never passes through a guard twice;
-* arguments of any other class (lists, ndarray subclasses) are always looked up by key.
+* arguments of any other class (lists, ndarray subclasses), or arrays whose dtype object is not
+  numpy's canonical one of its type (``>f8``, metadata), are always looked up by key.
 """
 
 from __future__ import annotations
@@ -122,13 +123,19 @@ class Specializations:
 
     def guard_test(self, key: tuple[Any, ...]) -> ast.expr | None:
         """``x.__class__ is ndarray and x.shape == (32, 8) and x.dtype is float64 and ...``
-        for the keyed arguments; None where a class is neither ndarray nor decided by itself."""
+        for the keyed arguments; None where a class is neither ndarray nor decided by itself,
+        or a dtype is not numpy's canonical one."""
         tests: list[ast.expr] = []
         for position, i in enumerate(self.keyed):
             argument = ast.Name(self.signature.parameter_names[i], ast.Load())
             kind, detail = key[2 * position], key[2 * position + 1]
             if kind is np.ndarray:
                 shape, dtype = detail
+                if dtype is not np.dtype(dtype.type):
+                    # Not numpy's own dtype object of its type (another byte order, metadata,
+                    # a string length): each call makes a new one, which no identity test
+                    # would meet, and naming each would grow the globals without end.
+                    return None
                 tests += [
                     _is(ast.Attribute(argument, "__class__", ast.Load()), NDARRAY),
                     ast.Compare(ast.Attribute(argument, "shape", ast.Load()), [ast.Eq()], [ast.Constant(shape)]),

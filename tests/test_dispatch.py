@@ -113,6 +113,11 @@ def test_a_repeated_call_runs_the_specialization_without_the_dispatcher():
     for _ in range(2):
         _weighted_sum_gradients_hold(gradient, w.view(_Tagged), data)
     assert len(dispatched) == 7  # another class is looked up on every call
+    for _ in range(2):
+        _weighted_sum_gradients_hold(gradient, w.astype(">f8"), data)
+    assert len(dispatched) == 9  # so is a dtype that is not numpy's own object of its type
+    guard_names = [name for name in gradient.__globals__ if name.startswith("__gradgen_dtype") or name.startswith("__gradgen_class")]
+    assert sorted(guard_names) == ["__gradgen_class_float", "__gradgen_dtype_float32", "__gradgen_dtype_float64"]
 
 
 def test_the_held_function_keeps_its_identity_signature_and_attributes():
