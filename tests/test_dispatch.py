@@ -67,6 +67,10 @@ def scaled_weighted_sum(w, x, scale=2.0):
     return scale * np.sum(w * x)
 
 
+def doubled_sine(x):
+    return 2.0 * np.sin(x)
+
+
 def sum_times_log(w, c):
     return np.sum(w) * math.log(c)
 
@@ -127,7 +131,8 @@ def test_the_held_function_keeps_its_identity_signature_and_attributes():
         w, data = rng.normal(size=shape), rng.normal(size=shape)
         value, (grad_w, grad_x) = gradient(w, data)
         np.testing.assert_allclose(value, 2.0 * np.sum(w * data))
-        np.testing.assert_allclose(grad_w, 2.0 * data) and np.testing.assert_allclose(grad_x, 2.0 * w)
+        np.testing.assert_allclose(grad_w, 2.0 * data)
+        np.testing.assert_allclose(grad_x, 2.0 * w)
         assert inspect.signature(gradient) == signature and gradient.source == source
         assert (gradient.__qualname__, gradient.__doc__) == attributes and gradient.__defaults__ == (2.0,)
         assert "def value_and_grad_scaled_weighted_sum" in gradient.source_for(w, data)
@@ -143,9 +148,18 @@ def test_keyword_calls_and_defaults_reach_the_specialization():
         lambda: pullback(w, grad_out=seed, x=data, scale=2.0),
     ] * 2:
         grad_w, grad_x = call()
-        np.testing.assert_allclose(grad_w, 2.0 * data * seed) and np.testing.assert_allclose(grad_x, 2.0 * w * seed)
+        np.testing.assert_allclose(grad_w, 2.0 * data * seed)
+        np.testing.assert_allclose(grad_x, 2.0 * w * seed)
     grad_w, grad_x = pullback(w, data, scale=-1.0, grad_out=seed)
-    np.testing.assert_allclose(grad_w, -data * seed) and np.testing.assert_allclose(grad_x, -w * seed)
+    np.testing.assert_allclose(grad_w, -data * seed)
+    np.testing.assert_allclose(grad_x, -w * seed)
+
+
+def test_a_jacobian_follows_shape_changes():
+    jacobian = gradgen.jacobian(doubled_sine)
+    for n in (3, 3, 5, 3):
+        x = rng.normal(size=n)
+        np.testing.assert_allclose(jacobian(x), np.diag(2.0 * np.cos(x)), rtol=1e-12)  # d(2 sin x_i)/dx_j
 
 
 @pytest.mark.parametrize(
