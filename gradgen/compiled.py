@@ -22,7 +22,6 @@ import linecache
 import types
 from typing import Any
 
-
 from gradgen import dispatch, emit, reverse
 from gradgen.ir import Graph, Value
 from gradgen.parse import ParsedFunction

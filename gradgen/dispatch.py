@@ -51,7 +51,7 @@ NDARRAY = "__gradgen_ndarray"
 
 # (text, function name, globals) -> the function defined by the text, executed in those
 # globals (a fresh namespace when None).
-Loader = Callable[[str, str, "dict[str, Any] | None"], Any]
+Loader = Callable[[str, str, dict[str, Any] | None], Any]
 Entry = tuple[Any, Any]  # (the unguarded backward, the guarded code for the held function or None)
 
 
