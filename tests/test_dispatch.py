@@ -67,6 +67,10 @@ def scaled_weighted_sum(w, x, scale=2.0):
     return scale * np.sum(w * x)
 
 
+def product_sum(a, /, b, *, c):
+    return np.sum(a * b * c)
+
+
 def doubled_sine(x):
     return 2.0 * np.sin(x)
 
@@ -153,6 +157,16 @@ def test_keyword_calls_and_defaults_reach_the_specialization():
     grad_w, grad_x = pullback(w, data, scale=-1.0, grad_out=seed)
     np.testing.assert_allclose(grad_w, -data * seed)
     np.testing.assert_allclose(grad_x, -w * seed)
+
+
+def test_positional_only_and_keyword_only_parameters_reach_every_specialization():
+    gradient = gradgen.grad(product_sum, wrt=(0, 1, 2))
+    for n in (3, 3, 4, 3):
+        a, b, c = rng.normal(size=n), rng.normal(size=n), rng.normal(size=n)
+        for computed, expected in zip(gradient(a, b, c=c), (b * c, a * c, a * b)):
+            np.testing.assert_allclose(computed, expected, rtol=1e-12)
+    with pytest.raises(TypeError):
+        gradient(a, b, c)  # c stays keyword-only
 
 
 def test_a_jacobian_follows_shape_changes():
