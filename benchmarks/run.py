@@ -38,7 +38,13 @@ THREADS = _early.parse_known_args()[0].threads
 for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_variable] = str(THREADS)
 if THREADS == 1:
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1").strip()
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false").strip()
+# XLA's CPU runtime keeps a second thread busy whatever its flags say (jit(grad) on the MLP used
+# 1.65 cores with them), so the process and its workers are pinned to THREADS cores: then every
+# system gets the same cores, whichever thread pools it starts.
+PINNED = sorted(os.sched_getaffinity(0))[:THREADS] if hasattr(os, "sched_setaffinity") else []
+if PINNED:
+    os.sched_setaffinity(0, PINNED)
 
 import generated  # noqa: E402  (after the thread settings)
 import numpy as np  # noqa: E402
@@ -46,7 +52,7 @@ import numpy as np  # noqa: E402
 import gradgen  # noqa: E402
 import memory  # noqa: E402
 import peers  # noqa: E402
-from tables import Cell, Row, build_table, microseconds, milliseconds, ratio, table, timing_table  # noqa: E402
+from tables import Cell, Row, build_table, faults_table, microseconds, milliseconds, ratio, table, timing_table  # noqa: E402
 import timing  # noqa: E402
 import workloads  # noqa: E402
 
@@ -104,14 +110,40 @@ def run_workload(workload: workloads.Workload, config: Config, notes: list[str],
             notes.append(f"{workload.name}: {peer} disagrees with {reference_peer} ({_difference(result, reference)})")
     timed = {peer: prepared[peer].call for peer in results if peer not in row.cells}
     for peer, seconds in timing.measure_interleaved(timed, config.settings).items():
-        row.cells[peer] = Cell(seconds)
+        faults = timing.page_faults_per_call(timed[peer], _fault_calls(seconds, config)) if workload.arrays else None
+        row.cells[peer] = Cell(seconds, faults=faults)
     for peer, program in isolated.items():
         row.cells[peer] = _run_isolated(peer, program, workload, reference, reference_peer, config, row, notes)
     return row
 
 
+def _fault_calls(seconds: float, config: Config) -> int:
+    """Enough calls to count page faults over one repeat's worth of time."""
+    return max(3, int(config.settings.min_time / seconds))
+
+
+def fresh_processes(workload: workloads.Workload, config: Config, notes: list[str]) -> Row:
+    """Each system alone in a new process: how it runs in a user's program, with an allocator
+    that only its own calls have shaped (in one shared process, the systems timed before shape it
+    for the ones after)."""
+    row = Row(workload)
+    for peer in peers.PEERS:
+        report = run_worker(peer, ["--workload", workload.name], config, config.timeout)
+        if "status" in report:
+            if report["status"] == "FAIL":
+                notes.append(f"{workload.name} (fresh process): {peer} failed: {report['error']}")
+            row.cells[peer] = Cell(status=report["status"])
+        elif not report["agrees"]:
+            notes.append(f"{workload.name} (fresh process): {peer} disagrees with hand")
+            row.cells[peer] = Cell(status="WRONG")
+        else:
+            row.cells[peer] = Cell(report["seconds"], faults=report["faults"])
+    return row
+
+
 def _run_isolated(peer: str, program: Path, workload: workloads.Workload, reference: Any, reference_peer: str | None, config: Config, row: Row, notes: list[str]) -> Cell:
-    report = run_worker(peer, program, config, config.timeout)
+    statements = int(program.stem.rsplit("_", 1)[1])
+    report = run_worker(peer, ["--program", str(program), "--statements", str(statements)], config, config.timeout)
     if "status" in report:
         if report["status"] == "timeout":
             row.builds[peer] = config.timeout
@@ -128,10 +160,10 @@ def _run_isolated(peer: str, program: Path, workload: workloads.Workload, refere
     return Cell(report["seconds"])
 
 
-def run_worker(peer: str, program: Path, config: Config, timeout: float) -> dict[str, Any]:
-    """worker.py's report on a generated program, or {"status": "timeout" | "-" | "FAIL", ...}."""
-    statements = int(program.stem.rsplit("_", 1)[1])
-    command = [sys.executable, str(HERE / "worker.py"), "--peer", peer, "--program", str(program), "--statements", str(statements)]
+def run_worker(peer: str, target: list[str], config: Config, timeout: float) -> dict[str, Any]:
+    """worker.py's report on ``target`` (its --program or --workload arguments), or
+    {"status": "timeout" | "-" | "n/a" | "FAIL", ...}."""
+    command = [sys.executable, str(HERE / "worker.py"), "--peer", peer, *target]
     if config.quick:
         command.append("--quick")
     try:
@@ -141,6 +173,8 @@ def run_worker(peer: str, program: Path, config: Config, timeout: float) -> dict
     if finished.returncode != 0:
         if "Unavailable" in finished.stderr:
             return {"status": "-"}
+        if "NotApplicable" in finished.stderr:
+            return {"status": "n/a"}
         lines = finished.stderr.strip().splitlines() or ["no output"]
         return {"status": "FAIL", "error": lines[-1]}
     return json.loads(finished.stdout.strip().splitlines()[-1])
@@ -165,7 +199,9 @@ def _difference(result: Any, reference: Any) -> str:
 def seed_sized(config: Config, notes: list[str], directory: Path) -> str:
     scalar = [run_workload(w, config, notes) for w in workloads.SCALAR_WORKLOADS]
     arrays = [run_workload(w, config, notes) for w in workloads.ARRAY_WORKLOADS]
+    fresh = [fresh_processes(w, config, notes) for w in workloads.ARRAY_WORKLOADS]
     _flag_slow(scalar + arrays, notes)
+    _flag_slow(fresh, notes, " (fresh process)")
     return "\n\n".join(
         [
             "## Scalar workloads (seed-sized)",
@@ -174,7 +210,16 @@ def seed_sized(config: Config, notes: list[str], directory: Path) -> str:
             "Build cost (once per function):",
             build_table(scalar),
             "## Array workloads (numpy, float64)",
+            "All systems in one process, their repeats interleaved:",
             timing_table(arrays),
+            "Each system alone in a fresh process (`worker.py`), as in a user's program:",
+            timing_table(fresh),
+            "Minor page faults per call: pages of fresh memory a call touches, about 2 µs each here. "
+            "glibc's allocator gives freed memory back to the system once enough of it is free at the top "
+            "of the heap, so code that frees many large temporaries at once pays for their pages again on "
+            "the next call; in a shared process, what the systems timed before allocated and freed moves "
+            "those limits (glibc raises them after freeing a large block), which is why the two tables differ.",
+            faults_table([*(("one process", r) for r in arrays), *(("fresh process", r) for r in fresh)]),
             "Build cost (once per function; gradgen specializes per argument shapes on the first call):",
             build_table(arrays, arrays=True),
         ]
@@ -184,7 +229,9 @@ def seed_sized(config: Config, notes: list[str], directory: Path) -> str:
 def rnn_loop(config: Config, notes: list[str], directory: Path) -> str:
     workload = workloads.RNN_WORKLOAD
     row = run_workload(workload, config, notes)
+    fresh = fresh_processes(workload, config, notes)
     _flag_slow([row], notes)
+    _flag_slow([fresh], notes, " (fresh process)")
     backward = gradgen.grad(workload.make(np), wrt=workload.wrt)
     generic = backward.generic  # the code before specialization: shape helpers decide at run time
     variants = timing.measure_interleaved({"specialized": lambda: backward(*workload.args), "generic": lambda: generic(*workload.args)}, config.settings)
@@ -198,7 +245,11 @@ def rnn_loop(config: Config, notes: list[str], directory: Path) -> str:
             "forward loop recorded (each step's new state is the one the step after popped), and its forward "
             "does not compute the loss, which the gradient does not need. jax jit(grad) unrolls the 100 "
             "steps while tracing (what a user of `jax.jit` on this loop gets).",
+            "All systems in one process, interleaved, then each alone in a fresh process:",
             timing_table([row]),
+            timing_table([fresh]),
+            "Minor page faults per call:",
+            faults_table([("one process", row), ("fresh process", fresh)]),
             "Build cost (gradgen specializes per argument shapes on the first call):",
             build_table([row], arrays=True),
             f"gradgen's code specialized for these shapes vs its generic code (run-time broadcasting helpers): "
@@ -208,11 +259,11 @@ def rnn_loop(config: Config, notes: list[str], directory: Path) -> str:
     )
 
 
-def _flag_slow(rows: list[Row], notes: list[str]) -> None:
+def _flag_slow(rows: list[Row], notes: list[str], setting: str = "") -> None:
     for r in rows:
         hand, mine = r.cells["hand"].seconds, r.cells["gradgen"].seconds
         if hand and mine and mine > SLOW_THRESHOLD * hand:
-            notes.append(f"{r.workload.name}: gradgen's emitted code is {mine / hand:.2f}x the hand-written backward")
+            notes.append(f"{r.workload.name}{setting}: gradgen's emitted code is {mine / hand:.2f}x the hand-written backward")
 
 
 def generated_programs(config: Config, notes: list[str], directory: Path) -> str:
@@ -266,7 +317,7 @@ def compile_growth(config: Config, notes: list[str], directory: Path) -> str:
         op_count = statistics.median(ops)
         others = []
         for peer, limit in (("jax jit(grad)", jit_limit), ("sympy", sympy_limit)):
-            others.append(_build_cell(run_worker(peer, first, config, peer_timeout), peer_timeout) if statements <= limit else "n/a")
+            others.append(_build_cell(run_worker(peer, ["--program", str(first), "--statements", str(statements)], config, peer_timeout), peer_timeout) if statements <= limit else "n/a")
         body.append(
             [
                 str(statements),
@@ -329,7 +380,8 @@ def machine() -> list[str]:
         f"- peers: autograd {versions['autograd']}, jax {versions['jax']} / jaxlib {versions['jaxlib']} (x64, CPU), "
         f"torch {versions['torch']} (CPU, float64), sympy {versions['sympy']}",
         f"- threads per library: {THREADS} (`--threads`; OMP/OpenBLAS/MKL_NUM_THREADS={THREADS}, {torch_threads}"
-        + (", XLA single-threaded)" if THREADS == 1 else ", XLA default)"),
+        + (", XLA single-threaded)" if THREADS == 1 else ", XLA default)")
+        + (f"; the process and its workers are pinned to core(s) {', '.join(map(str, PINNED))}" if PINNED else ""),
     ]
 
 

@@ -12,6 +12,7 @@ from workloads import Workload
 class Cell:
     seconds: float | None = None
     status: str = ""  # "" (timed), "-" (peer missing), "n/a", "WRONG", "FAIL", "timeout"
+    faults: float | None = None  # minor page faults per call (fresh memory touched), when measured
 
 
 @dataclass
@@ -67,6 +68,17 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 
 def timing_table(rows: list[Row]) -> str:
     return table(["workload", *peers.PEERS], [[r.workload.name, *(cell_text(r, p) for p in peers.PEERS)] for r in rows])
+
+
+def faults_table(rows: list[tuple[str, Row]]) -> str:
+    """Minor page faults per gradient call (pages of fresh memory the call touched), one line per
+    (setting, row)."""
+
+    def text(cell: Cell) -> str:
+        return cell.status if cell.faults is None else f"{cell.faults:,.0f}"
+
+    body = [[f"{r.workload.name}, {setting}", *(text(r.cells[p]) for p in peers.PEERS)] for setting, r in rows]
+    return table(["workload", *peers.PEERS], body)
 
 
 def _ops(row: Row, peer: str) -> str:

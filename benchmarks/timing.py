@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import resource
 import statistics
 import timeit
 from dataclasses import dataclass
@@ -48,3 +49,18 @@ def _calibrate(timer: timeit.Timer, min_time: float) -> tuple[int, float]:
         if elapsed >= min_time:
             return number, elapsed
         number = max(2 * number, math.ceil(1.2 * number * min_time / max(elapsed, 1e-9)))
+
+
+def minor_page_faults() -> int:
+    """Page faults of this process so far that the kernel served without disk: each is a page
+    of fresh memory touched for the first time (the allocator got it from the system)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def page_faults_per_call(call: Callable[[], Any], calls: int) -> float:
+    """Minor page faults per call over ``calls`` calls, after one warm-up call."""
+    call()
+    before = minor_page_faults()
+    for _ in range(calls):
+        call()
+    return (minor_page_faults() - before) / calls

@@ -304,3 +304,6 @@ def rnn_workload(steps: int = 100, hidden: int = 64, inputs: int = 32) -> Worklo
 
 
 RNN_WORKLOAD = rnn_workload()
+
+# The workloads a worker process can run by name (generated programs go by file instead).
+NAMED_WORKLOADS = (*SCALAR_WORKLOADS, *ARRAY_WORKLOADS, RNN_WORKLOAD)

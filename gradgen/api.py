@@ -2,7 +2,8 @@
 
 Each compiles once, when called, through the whole pipeline (parse -> scalar inference ->
 reverse -> optimize -> emit) and returns the compiled backward function itself: calling it
-costs exactly what the emitted code costs. It carries ``.source`` (the emitted code),
+costs exactly what the emitted code costs (for arrays, the code specialized for the latest
+call's shapes, after a guard that tests each array's class, shape and dtype: ``dispatch.py``). It carries ``.source`` (the emitted code),
 ``.forward`` (the function it differentiates), ``.wrt`` (parameter names) and ``.graph``.
 This module checks the arguments (``wrt``, ``has_aux``) and builds the backward graph;
 ``compiled.py`` turns that graph into the function.

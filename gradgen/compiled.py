@@ -1,8 +1,9 @@
 """Compiled functions: a backward graph -> the Python function ``grad`` and friends return.
 
 ``emit_and_load`` emits the graph's source (``emit.py``), compiles it and returns the function
-itself, carrying ``.source`` and ``.source_for``; for array arguments, a dispatcher that
-specializes per shapes (``dispatch.py``) stands in front of it. Guarantees:
+itself, carrying ``.source`` and ``.source_for``; for array arguments, the function runs the
+code specialized for its latest call's shapes behind a guard, and a dispatcher compiles and
+installs others (``dispatch.py``). Guarantees:
 
 * the function has the forward's parameters and defaults (``signature_of``: the source shows
   literal defaults as written, any other default as ``...``; the real objects are set on the
@@ -20,8 +21,6 @@ import inspect
 import linecache
 import types
 from typing import Any
-
-import numpy as np
 
 from gradgen import dispatch, emit, reverse
 from gradgen.ir import Graph, Value
@@ -97,8 +96,8 @@ def emit_and_load(
     guard_names = tuple(signature.parameter_names[i] for i in guard)
     source = emit.emit_source(graph, signature, name=name, layout=layout, fresh_outputs=gradients, guard=guard_names)
 
-    def load(text: str, function_name: str) -> Any:
-        return _load(text, function_name, f, parsed, signature, {"__gradgen_fallback": fallback})
+    def load(text: str, function_name: str, namespace: dict[str, Any] | None = None) -> Any:
+        return _load(text, function_name, f, parsed, signature, {"__gradgen_fallback": fallback} if namespace is None else namespace)
 
     function = load(source, name)
     function.source = source
@@ -141,14 +140,15 @@ def guarded_source_for(fast: Any, guard: tuple[int, ...], signature: emit.Signat
 _compiled_count = 0
 
 
-def _load(source: str, name: str, f: Any, parsed: ParsedFunction, signature: emit.Signature, namespace: dict[str, Any] | None = None) -> types.FunctionType:
+def _load(source: str, name: str, f: Any, parsed: ParsedFunction, signature: emit.Signature, namespace: dict[str, Any]) -> types.FunctionType:
+    """Execute ``source`` in ``namespace`` (which keeps what it defines) and return its ``name``."""
     # Each compiled text gets its own linecache entry so tracebacks show its lines.
     global _compiled_count
     _compiled_count += 1
     location = f"{parsed.source.filename}:{parsed.source.tree.lineno}"
     filename = f"<gradgen {name} of {location} #{_compiled_count}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    namespace = {"__name__": getattr(f, "__module__", "__gradgen__"), **(namespace or {})}
+    namespace.setdefault("__name__", getattr(f, "__module__", "__gradgen__"))
     exec(compile(source, filename, "exec"), namespace)
     function = namespace[name]
     function.__defaults__ = f.__defaults__
@@ -160,18 +160,9 @@ def _load(source: str, name: str, f: Any, parsed: ParsedFunction, signature: emi
 
 def _load_dispatcher(name: str, signature: emit.Signature, specializations: dispatch.Specializations, f: Any, parsed: ParsedFunction) -> Any:
     module = dispatch.dispatcher_module(name, signature, specializations.keyed)
-    source = ast.unparse(module) + "\n"
-    namespace = {
-        "__gradgen_cache": specializations.cache,
-        "__gradgen_compile_for": specializations.compile_for,
-        "__gradgen_ndarray": np.ndarray,
-        "__gradgen_key_of": dispatch.key_of,
-        "__gradgen_remember": specializations.remember,
-    }
-    function = _load(source, name, f, parsed, signature, namespace)
-    # The dispatcher reads the snapshot of the previous call from its globals.
-    function.__globals__.update(specializations.dispatcher_globals)
-    specializations.dispatcher_globals = function.__globals__
+    function = _load(ast.unparse(module) + "\n", name, f, parsed, signature, specializations.namespace)
+    # The dispatcher makes each call's specialization this function's own code.
+    specializations.namespace[dispatch.HELD] = function
     return function
 
 

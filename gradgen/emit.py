@@ -43,6 +43,7 @@ from gradgen.emit_expressions import ExpressionSpelling
 from gradgen.emit_in_place import assignment, not_across_writes
 from gradgen.emit_names import Names, builtin_names, import_statement
 from gradgen.errors import SourceLocation
+from gradgen.item_writes import VIEW_OPS
 from gradgen.ir import (
     Atom,
     Equation,
@@ -288,13 +289,22 @@ class _Emitter(ExpressionSpelling, BlockEmission):
         if layout in self.fresh_outputs and isinstance(atom, Value) and not atom.scalar:
             producer = self.producer.get(atom.id)
             passes_through = producer is not None and producer.op == "unbroadcast"  # may return its argument
-            aliased = atom.id in self.returned or atom.id in self.input_ids or (passes_through and atom.shape is None)
+            aliased = atom.id in self.returned or self.views_an_argument(atom) or (passes_through and atom.shape is None)
             self.returned.add(atom.id)
             if aliased and atom.shape is not None and atom.shape != ():
                 return ast.Call(ast.Attribute(expression, "copy", ast.Load()), [], [])
             if aliased and atom.shape is None:
                 return ast.Call(self.callee("runtime", "owned"), [expression], [])
         return expression
+
+    def views_an_argument(self, value: Value) -> bool:
+        """Whether ``value`` is an argument or may be a view of one (specialized code returns
+        ``w.T``, ``w[:, :3]`` or ``w.reshape((2, 3))`` where a gradient is an argument reshaped)."""
+        producer = self.producer.get(value.id)
+        while producer is not None and producer.op in VIEW_OPS and not producer.param("copy") and isinstance(producer.inputs[0], Value):
+            value = producer.inputs[0]
+            producer = self.producer.get(value.id)
+        return value.id in self.input_ids
 
     def _comment(self, comments: list[str], text: str) -> ast.stmt:
         comments.append(text)

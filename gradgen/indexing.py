@@ -11,7 +11,8 @@ The index becomes the ``key`` param, a tuple with one entry per position:
 
 Run-time values are the inputs after ``x``, in the order their markers appear. The backward
 scatters the gradient into zeros shaped like ``x`` (``runtime.unindex``), adding up repeated
-positions. Other lists, tuples and arrays of indices are refused; ``x.shape[i]`` is ``np.size(x, i)``; a
+positions; code specialized for shapes assigns it into ``np.zeros`` of ``x``'s shape instead,
+or adds it into the slot of the gradient it is summed with (``passes/scatters.py``). Other lists, tuples and arrays of indices are refused; ``x.shape[i]`` is ``np.size(x, i)``; a
 constant index into a Python tuple picks the element at compile time.
 """
 

@@ -235,6 +235,9 @@ _OP_LIST: list[OpSpec] = [
     OpSpec("inner", 2, "linear", "inner", _numpy("inner")),
     OpSpec("outer", 2, "array", "outer", _numpy("outer")),
     OpSpec("einsum", None, "array", "einsum", _numpy_with("einsum", leading=("subscripts",))),
+    # np.tensordot(a, b, axes=...): made only by specialization (the backward of an N-D np.dot),
+    # which runs after differentiation: it needs no rule.
+    OpSpec("tensordot", 2, "array", None, _numpy("tensordot")),
     OpSpec("trace", 1, "array", "trace", _numpy_or_method("trace")),
     OpSpec(
         "transpose",

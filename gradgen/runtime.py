@@ -107,8 +107,8 @@ def dot_vjp_left(gradient, left, right):
     For N-D arrays np.dot is not matmul: it contracts left's last axis with right's second to
     last and takes an outer product over the other axes.
     """
-    if max(np.ndim(left), np.ndim(right)) <= 2:
-        return matmul_vjp_left(gradient, left, right)
+    if max(np.ndim(left), np.ndim(right)) <= 2 or min(np.ndim(left), np.ndim(right)) == 0:
+        return matmul_vjp_left(gradient, left, right)  # a product with a scalar, or matmul
     p, q = np.ndim(left), np.ndim(right)
     if q == 1:
         return np.multiply.outer(gradient, right)
@@ -118,8 +118,8 @@ def dot_vjp_left(gradient, left, right):
 
 def dot_vjp_right(gradient, left, right):
     """Gradient of ``np.dot(left, right)`` with respect to ``right`` (see ``dot_vjp_left``)."""
-    if max(np.ndim(left), np.ndim(right)) <= 2:
-        return matmul_vjp_right(gradient, left, right)
+    if max(np.ndim(left), np.ndim(right)) <= 2 or min(np.ndim(left), np.ndim(right)) == 0:
+        return matmul_vjp_right(gradient, left, right)  # a product with a scalar, or matmul
     p, q = np.ndim(left), np.ndim(right)
     contracted = np.tensordot(left, gradient, axes=(list(range(p - 1)), list(range(p - 1))))
     return contracted if q == 1 else np.moveaxis(contracted, 0, -2)

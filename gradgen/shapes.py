@@ -96,6 +96,15 @@ def _matmul_shape(left: Shape, right: Shape) -> Shape:
     return tuple(shape)
 
 
+def _dot_shape(left: Shape, right: Shape) -> Shape:
+    """``np.dot`` of N-D arrays: left's last axis against right's second to last (its only one
+    for a vector); the other axes of left, then those of right, in order."""
+    contracted = -2 if len(right) > 1 else 0
+    if left[-1] != right[contracted]:
+        raise ShapeError(f"np.dot shapes {left} and {right} do not align")
+    return left[:-1] + right[:contracted] + (right[-1:] if len(right) > 1 else ())
+
+
 def _infer(equation: Equation, inputs: list[Fact]) -> Fact:
     """The rules of the core ops (the numpy extension's are in shape_rules.py)."""
     op = equation.op
@@ -138,7 +147,7 @@ def _infer(equation: Equation, inputs: list[Fact]) -> Fact:
         if op == "dot" and (not shapes[0] or not shapes[1]):
             return np.broadcast_shapes(*shapes), _promote(dtypes)
         if op == "dot" and (len(shapes[0]) > 2 or len(shapes[1]) > 2):
-            raise ShapeError("np.dot of arrays with more than 2 dimensions")
+            return _dot_shape(shapes[0], shapes[1]), _promote(dtypes)
         return _matmul_shape(shapes[0], shapes[1]), _promote(dtypes)
     if op == "transpose":
         axes = params.get("axes")

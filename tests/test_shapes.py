@@ -65,6 +65,13 @@ def test_variadic_and_two_operand_rules() -> None:
         _infer("einsum", [(2, 3), (4, 4)], {"subscripts": "ij,jk->ik"})
 
 
+@pytest.mark.parametrize("left, right", [((2, 3, 4), (4,)), ((4,), (2, 4, 3)), ((2, 3, 4), (4, 5)), ((3, 4), (2, 4, 5)), ((2, 3, 4), (2, 5, 4, 3))])
+def test_the_dot_of_n_dimensional_arrays_has_numpys_shape(left, right) -> None:
+    assert _infer("dot", [left, right])[0] == np.dot(np.zeros(left), np.zeros(right)).shape
+    with pytest.raises(ShapeError):
+        _infer("dot", [left, right[:-2] + (right[-2] + 1,) + right[-1:] if len(right) > 1 else (right[0] + 1,)])
+
+
 def test_dtypes() -> None:
     assert _infer("max", [(3,)], {"axis": None, "keepdims": False}, ["int32"]) == ((), "int32")
     assert _infer("prod", [(3,)], {"axis": None, "keepdims": False}, ["bool"]) == ((), "int64")

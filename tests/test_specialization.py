@@ -6,6 +6,7 @@ import pytest
 import gradgen
 from tests import control_flow_functions as cf
 from tests import seed_functions as seeds
+from tests import test_item_writes as item_writes
 
 rng = np.random.default_rng(3)
 W1, W2 = rng.normal(size=(8, 64)), rng.normal(size=(64, 8))
@@ -59,10 +60,12 @@ def test_one_specialization_per_shape_and_a_fallback_for_the_rest():
 
 def test_returned_gradients_never_alias_arguments_or_each_other():
     w, data = rng.normal(size=5), rng.normal(size=5)
+    data_before = data.copy()
     grad_w, grad_x = gradgen.grad(seeds.weighted_sum, wrt=(0, 1))(w, data)
     np.testing.assert_array_equal(grad_w, data)
     grad_w *= 0.0  # an in-place update of the gradient must not touch the caller's arrays
-    np.testing.assert_array_equal(data, data.copy()) and np.testing.assert_array_equal(grad_x, w)
+    np.testing.assert_array_equal(data, data_before)
+    np.testing.assert_array_equal(grad_x, w)
     assert not np.shares_memory(grad_w, data) and not np.shares_memory(grad_x, w)
     grad_a, grad_b = gradgen.grad(seeds.array_add, wrt=(0, 1))(np.ones(3), np.ones(3))
     assert not np.shares_memory(grad_a, grad_b)
@@ -132,57 +135,196 @@ def test_a_loop_records_only_what_its_specialized_backward_reads():
     assert "append" not in specialized and "pop()" not in specialized  # nothing left to record
 
 
-class _Tagged(np.ndarray):
-    """An ndarray subclass: the same shape and dtype as a plain array, another class."""
+# -- np.dot of N-D arrays: tensordot with the axes written out ----------------------------------
 
 
-def _weighted_sum_gradients_hold(gradient, w, data):
-    """d/dw sum(w * x) = x, summed over the axes w was broadcast along; d/dx = w, spread over x."""
-    grad_w, grad_x = gradient(w, data)
-    assert np.shape(grad_w) == np.shape(w) and np.shape(grad_x) == np.shape(data)
-    np.testing.assert_allclose(grad_w, np.sum(data, axis=tuple(range(np.ndim(data) - np.ndim(w)))), rtol=1e-6)
-    np.testing.assert_allclose(grad_x, np.broadcast_to(w, np.shape(data)), rtol=1e-6)
-    return grad_w, grad_x
+def dot_function(a, b, w):
+    return np.sum(np.tanh(np.dot(a, b)) * w)
 
 
-def test_the_dispatcher_fast_path_follows_changing_shapes_dtypes_and_classes():
-    gradient = gradgen.grad(seeds.weighted_sum, wrt=(0, 1))
-    vectors = {n: (rng.normal(size=n), rng.normal(size=n)) for n in (3, 4)}
-    calls = [
-        vectors[3], vectors[3], vectors[4], vectors[3], vectors[4], vectors[4],
-        (vectors[3][0], rng.normal(size=(2, 3))),  # broadcast: a new specialization sums grad_w
-        (vectors[3][0], rng.normal(size=(2, 3))),
-        (vectors[3][0], rng.normal(size=(5, 3))),
-        tuple(v.astype(np.float32) for v in vectors[3]),  # same shape, another dtype
-        tuple(v.astype(">f8") for v in vectors[3]),  # an equal dtype in the other byte order
-        (vectors[3][0].view(_Tagged), vectors[3][1]),  # same shape and dtype, another class
-        (np.float64(1.5), vectors[3][1]),  # a numpy scalar where an array was
-        (2.5, vectors[3][1]),  # a Python number
-        vectors[3],  # an array where a number was, other arguments unchanged
-        (2.5, vectors[4][1]),
-        vectors[3],
-        tuple(np.array([1, -2, 3]) for _ in range(2)),  # integers: float gradients
-    ]
-    for w, data in calls * 2:
-        grad_w, grad_x = _weighted_sum_gradients_hold(gradient, w, data)
-        if isinstance(data, np.ndarray) and isinstance(w, np.ndarray):
-            precision = np.result_type(w, data, 1.0).itemsize
-            assert grad_w.dtype.kind == grad_x.dtype.kind == "f"
-            assert grad_w.dtype.itemsize == precision and grad_x.dtype.itemsize == precision
+def dot_method(a, b, w):
+    return np.sum(np.tanh(a.dot(b)) * w)
 
 
-def test_a_repeated_call_skips_the_key_lookup_and_a_changed_one_does_not():
-    gradient = gradgen.grad(seeds.weighted_sum, wrt=(0, 1))
-    lookups = []
-    remember = gradient.__globals__["__gradgen_remember"]
-    gradient.__globals__["__gradgen_remember"] = lambda arguments, backward: (lookups.append(arguments), remember(arguments, backward))
-    w, data = rng.normal(size=3), rng.normal(size=3)
-    for _ in range(3):
-        _weighted_sum_gradients_hold(gradient, w, data)
-    assert len(lookups) == 1
-    _weighted_sum_gradients_hold(gradient, w[:2], data[:2])
-    _weighted_sum_gradients_hold(gradient, w.astype(np.float32), data.astype(np.float32))
-    assert len(lookups) == 3
-    for _ in range(2):
-        _weighted_sum_gradients_hold(gradient, 2.0, data)
-    assert len(lookups) == 4  # a Python number is decided by its class alone
+def batched_matmul(a, b, w):
+    return np.sum(np.tanh(np.matmul(a, b)) * w)
+
+
+DOT_SHAPES = [
+    ((2, 3, 4), (4,)),
+    ((4,), (2, 4, 3)),
+    ((2, 3, 4), (4, 5)),
+    ((3, 4), (2, 4, 5)),
+    ((2, 3, 4), (2, 5, 4, 3)),
+    ((2, 1, 3, 4), (5, 4, 2)),
+]
+
+
+def _gradients_agree(f, arguments, wrt):
+    """The specialized gradients equal the generic code's and central finite differences; the
+    specialized source, which is returned, is not the generic one."""
+    gradient = gradgen.grad(f, wrt=wrt)
+    source = gradient.source_for(*arguments)
+    assert source != gradient.source
+    specialized, generic = gradient(*arguments), gradient.generic(*arguments)
+    for position, grad_specialized, grad_generic in zip(wrt, specialized, generic):
+        assert grad_specialized.shape == arguments[position].shape
+        np.testing.assert_allclose(grad_specialized, grad_generic, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(grad_specialized, finite_differences(f, arguments, position), rtol=1e-5, atol=1e-7)
+    return source
+
+
+@pytest.mark.parametrize("f", [dot_function, dot_method])
+@pytest.mark.parametrize("shapes", DOT_SHAPES, ids=str)
+def test_the_gradients_of_an_n_dimensional_dot_are_tensordots_with_constant_axes(f, shapes):
+    a, b = (rng.normal(size=shape) for shape in shapes)
+    w = rng.normal(size=np.dot(a, b).shape)
+    source = _gradients_agree(f, (a, b, w), (0, 1))
+    assert "runtime" not in source  # no dot_vjp_left/right: plain numpy, axes known
+    assert "np.dot(a, b)" in source or "a.dot(b)" in source  # the forward as written
+
+
+@pytest.mark.parametrize("shapes", [((), (2, 3, 4)), ((2, 3, 4), ()), ((), ())], ids=str)
+def test_the_dot_with_a_scalar_is_a_product(shapes):
+    a, b = (rng.normal(size=shape) for shape in shapes)
+    source = _gradients_agree(dot_function, (a, b, rng.normal(size=np.dot(a, b).shape)), (0, 1))
+    assert "runtime" not in source
+
+
+def test_the_backward_of_a_three_dimensional_dot_reads_as_written_by_hand():
+    a, b = rng.normal(size=(2, 3, 4)), rng.normal(size=(5, 4, 6))
+    source = gradgen.grad(dot_function, wrt=(0, 1)).source_for(a, b, rng.normal(size=(2, 3, 5, 6)))
+    # z[i, j, n, m] = sum_k a[i, j, k] b[n, k, m]
+    assert "grad_a = np.tensordot(t1, b, axes=((2, 3), (0, 2)))" in source
+    assert "grad_b = np.transpose(np.tensordot(a, t1, axes=((0, 1), (0, 1))), (1, 0, 2))" in source
+
+
+@pytest.mark.parametrize("shapes", [((2, 3, 4), (2, 4, 5)), ((2, 3, 4), (4,)), ((4,), (2, 4, 3)), ((2, 1, 3, 4), (5, 4, 2))], ids=str)
+def test_a_batched_matmul_is_not_taken_for_a_dot(shapes):
+    a, b = (rng.normal(size=shape) for shape in shapes)
+    w = rng.normal(size=np.matmul(a, b).shape)
+    source = _gradients_agree(batched_matmul, (a, b, w), (0, 1))
+    assert "tensordot" not in source  # matmul broadcasts its batch axes: they are not contracted
+
+
+# -- item writes and indexing: zeros and index assignments, not runtime.unindex/written_gradient --
+
+
+def rows_read(x):
+    return np.sum(np.sin(x[0]) * x[1]) + np.sum(x[-1, 1:] ** 2) + np.sum(x[[2, 0]] ** 3)
+
+
+def broadcast_writes(x, v):
+    H = np.zeros((3, 4))
+    H[1:] = v
+    H[0, 1:] = x[0]
+    H[[2, 0], 0] = x[1:]
+    return np.sum(np.sin(H) * H)
+
+
+@pytest.mark.parametrize("f, arguments", [(rows_read, (rng.normal(size=(3, 4)),)), (broadcast_writes, (rng.normal(size=3), rng.normal(size=(1, 4))))])
+def test_item_writes_and_reads_specialize_to_zeros_and_index_assignments(f, arguments):
+    source = _gradients_agree(f, arguments, tuple(range(len(arguments))))
+    assert "runtime" not in source
+    assert "np.zeros((3, 4))" in source or "np.zeros((3,))" in source
+
+
+# The item-write corpus (its gradients are checked in tests/test_item_writes.py) that keeps the
+# helpers: a list of indices repeating a position, and functions whose shapes stamping cannot
+# know (a size computed from sizes, T + 1; a slice with run-time bounds), which stay generic.
+KEEP_HELPERS = {"repeated-positions", "rnn-reading-previous-row", "prefix-sums", "branch-reads-row", "rows-from-a-while", "accumulate-in-loop"}
+
+
+@pytest.mark.parametrize("case_id, function, point", item_writes.CASES, ids=item_writes.IDS)
+def test_the_item_write_corpus_specializes_without_unindex_and_written_gradient(case_id, function, point):
+    source = gradgen.grad(function, wrt=tuple(range(len(point)))).source_for(*point)
+    helpers = "runtime.unindex" in source or "runtime.written_gradient" in source
+    assert helpers == (case_id in KEEP_HELPERS)
+
+
+def test_a_python_number_written_into_a_slice_gets_the_slices_sum_as_a_float():
+    x = rng.normal(size=3)
+    gradient = gradgen.grad(broadcast_writes, wrt=(0, 1))
+    source = gradient.source_for(x, 0.7)
+    grad_x, grad_v = gradient(x, 0.7)
+    generic_x, generic_v = gradient.generic(x, 0.7)
+    assert type(grad_v) is float and grad_v == pytest.approx(generic_v, rel=1e-12)
+    np.testing.assert_allclose(grad_x, generic_x, rtol=1e-12)
+    f = lambda v: broadcast_writes(x, v)  # noqa: E731
+    assert grad_v == pytest.approx((f(0.7 + 1e-6) - f(0.7 - 1e-6)) / 2e-6, rel=1e-6)
+    assert "grad_v = float(np.sum(grad_H[1:]))" in source and "runtime" not in source
+
+
+def repeated_positions(x):
+    H = np.zeros((4, 3))
+    H[[0, 0]] += x
+    return np.sum(np.sin(H) * H) + np.sum(x[[1, -1]] ** 2)
+
+
+def test_a_list_of_indices_that_repeats_a_position_keeps_the_helpers():
+    # x[[1, -1]] reads row 1 twice: its gradient adds up there (np.add.at), and H[[0, 0]] += x
+    # keeps the last write; the helpers do both, and say so by their name.
+    x = rng.normal(size=(2, 3))
+    source = _gradients_agree(repeated_positions, (x,), (0,))
+    assert "runtime.unindex" in source and "runtime.written_gradient" in source
+
+
+def row_overwritten(x, v, w):
+    H = x.copy()
+    H[0] = v
+    return np.sum(H * w)
+
+
+def test_the_gradient_of_a_written_value_is_a_new_array():
+    # grad_H is the argument w itself: grad_v = w[0] would alias it
+    x, v, w = rng.normal(size=(3, 4)), rng.normal(size=4), rng.normal(size=(3, 4))
+    source = _gradients_agree(row_overwritten, (x, v, w), (0, 1))
+    grad_x, grad_v = gradgen.grad(row_overwritten, wrt=(0, 1))(x, v, w)
+    np.testing.assert_array_equal(grad_v, w[0])
+    assert not np.shares_memory(grad_v, w) and "written_gradient" not in source
+
+
+def reshaped_argument(x, w):
+    return np.sum(x.reshape(6) * w)
+
+
+def transposed_argument(x, w):
+    return np.sum(x.T * w)
+
+
+def concatenated_argument(a, b, w):
+    return np.sum(np.concatenate((a, b), axis=1) * w)
+
+
+_W6, _W32, _W25 = rng.normal(size=6), rng.normal(size=(3, 2)), rng.normal(size=(2, 5))
+
+
+@pytest.mark.parametrize(
+    "f, arguments, expected",
+    [
+        (reshaped_argument, (rng.normal(size=(2, 3)), _W6), (_W6.reshape(2, 3),)),
+        (transposed_argument, (rng.normal(size=(2, 3)), _W32), (_W32.T,)),
+        (concatenated_argument, (rng.normal(size=(2, 3)), rng.normal(size=(2, 2)), _W25), (_W25[:, :3], _W25[:, 3:])),
+    ],
+    ids=["reshaped", "transposed", "concatenated"],
+)
+def test_a_gradient_that_is_a_view_of_an_argument_is_returned_as_a_copy(f, arguments, expected):
+    # d/dx sum(view(x) * w) is w seen through the inverse view (w.reshape((2, 3)), w.T, w[:, :3]):
+    # specialized code computes it as a view of the caller's w, and returns a copy of it
+    gradients = gradgen.grad(f, wrt=tuple(range(len(arguments) - 1)))(*arguments)
+    for gradient, hand_derived in zip(gradients, expected):
+        np.testing.assert_array_equal(gradient, hand_derived)
+        assert not np.shares_memory(gradient, arguments[-1])
+
+
+def two_rows(x):
+    return x[0] * 2.0 + x[1]
+
+
+def test_the_zeros_of_a_read_gradient_have_the_generic_codes_dtype():
+    x, grad_out = np.ones((3, 4), dtype=np.float32), np.arange(4, dtype=np.float32)
+    gradient = gradgen.vjp(two_rows)
+    specialized, generic = gradient(x, grad_out), gradient.generic(x, grad_out)
+    assert specialized.dtype == generic.dtype == np.float32
+    np.testing.assert_array_equal(specialized, np.stack([2.0 * grad_out, grad_out, np.zeros(4)]))
+    assert "np.zeros((3, 4), dtype='float32')" in gradient.source_for(x, grad_out)

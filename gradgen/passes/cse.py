@@ -40,6 +40,26 @@ def _canonical_position(operand: int | Atom) -> tuple[int, int, str]:
     return (1, 0, repr(operand))
 
 
+def _written_arrays(graph: Graph) -> set[int]:
+    """The arrays an item write fills (np.zeros for H[t] = h), seen through copies (u = H;
+    u[t] = h fills H). Such an array is no common subexpression: merged with another, each
+    write would have to copy it (passes/in_place.py) to keep the other's."""
+    copied: dict[int, Atom] = {}
+    targets: list[Atom] = []
+    for equation in graph.equations:
+        if equation.op == "copy":
+            copied[equation.output.id] = equation.inputs[0]
+        elif equation.op == "index_set":
+            targets.append(equation.inputs[0])
+    written = set()
+    for atom in targets:
+        while isinstance(atom, Value) and atom.id in copied:
+            atom = copied[atom.id]
+        if isinstance(atom, Value):
+            written.add(atom.id)
+    return written
+
+
 def eliminate_common_subexpressions(graph: Graph) -> Graph:
     """Reuse the first value computed by each ``(op, inputs, params)`` for its repeats, and the
     operand of each copy for the copy.
@@ -49,6 +69,7 @@ def eliminate_common_subexpressions(graph: Graph) -> Graph:
     copies: dict[int, Atom] = {}
     repeats: dict[int, Atom] = {}
     replacements: dict[int, Atom] = {}  # both
+    written = _written_arrays(graph)
     equations = []
     changed = False
     for equation in graph.equations:
@@ -61,7 +82,7 @@ def eliminate_common_subexpressions(graph: Graph) -> Graph:
             replacements[equation.output.id] = copies[equation.output.id] = equation.inputs[0]
             continue
         spec = OPS[equation.op]
-        if spec.effect or len(equation.outputs) != 1 or spec.family == "control":
+        if spec.effect or len(equation.outputs) != 1 or spec.family == "control" or equation.output.id in written:
             equations.append(equation)
             continue
         key = _key(equation.op, equation.inputs, equation.params)

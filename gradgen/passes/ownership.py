@@ -40,7 +40,7 @@ _ALLOCATING = frozenset(
         "add", "sub", "mul", "div", "pow", "neg", "ieee_div", "ieee_pow", "maximum", "minimum", "abs", "sign",
         "gt", "ge", "lt", "le", "eq", "ne", "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "tanh",
         "arctan", "log2", "log10", "sinh", "cosh", "arcsin", "arccos", "arctan2", "square", "clip", "where",
-        "sum", "mean", "max", "min", "prod", "norm", "matmul", "dot", "inner", "outer", "concatenate", "stack",
+        "sum", "mean", "max", "min", "prod", "norm", "matmul", "dot", "tensordot", "inner", "outer", "concatenate", "stack",
         "array_copy", "full_like", "zeros", "ones", "full", "eye", "arange", "unindex", "zeros_like",
         "written_gradient", "take", "prod_others", "expand_reduced",
     }
@@ -55,6 +55,8 @@ def allocates(equation: Equation) -> bool:
     """Whether ``equation``'s array results are always new arrays (given arrays)."""
     if equation.op == "index" and equation.param("copy"):
         return True  # x[key].copy(), the form recording.py gives a view the backward reads
+    if equation.op == "cast":
+        return True  # float(x[i]) is a Python float: it holds no array's memory
     return equation.op in _ALLOCATING and equation.param("lib") in _ALLOCATING_LIBS
 
 

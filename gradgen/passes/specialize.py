@@ -4,8 +4,14 @@ Runs on a graph whose values carry shapes (``stamping.stamp_shapes``). Each rewr
 for those shapes: a broadcasting reduction disappears where nothing was broadcast, and becomes
 an ``np.sum`` over exactly the broadcast axes where something was; the gradient of a full sum
 is left unexpanded where every reader broadcasts it anyway; matrix-product gradients become
-``g @ W.T`` and ``x.T @ g``; the output check becomes the constant 1.0. Branches and loop
-bodies are specialized as graphs of their own, wherever their values carry shapes.
+``g @ W.T`` and ``x.T @ g``, and those of ``np.dot`` of N-D arrays ``np.tensordot`` with the
+axes written out; the adjoint of ``x[key]`` becomes ``np.zeros(x.shape)`` with the gradient
+assigned at ``key`` (``passes/scatters.py`` then adds it into the slot of an array it is summed
+with), and that of a value written by ``H[key] = v`` ``grad_H[key].copy()``, summed where ``v``
+was broadcast; the output check becomes the constant 1.0. Where a list of indices repeats a
+position the run-time helpers stay: their gradients add up (``np.add.at``), and a repeated
+write keeps the last value. Branches and loop bodies are specialized as graphs of their own,
+wherever their values carry shapes.
 """
 
 from __future__ import annotations
@@ -19,10 +25,13 @@ from gradgen import runtime
 from gradgen.ir import Atom, Constant, Equation, Graph, Value
 from gradgen.ops import OPS
 from gradgen.passes.substitution import map_branches, rebuild, substitute_inputs
+from gradgen.passes.scatters import fold_scatters, selected_shape
 
 
 _T = (("lib", "attribute"),)  # x.T: the operand is known to be an array here
 _DOT = (("lib", "method"),)  # a.dot(b)
+_EXPAND_LAST = (("key", (("ellipsis",), ("newaxis",))),)  # x[..., None]
+_EXPAND_SECOND_TO_LAST = (("key", (("ellipsis",), ("newaxis",), ("slice", None, None, None))),)  # x[..., None, :]
 _SUM_ALL = (("lib", "numpy"), ("axis", None), ("keepdims", False))
 
 
@@ -40,6 +49,7 @@ class _Specializer:
                 if isinstance(atom, Value):
                     self.readers.setdefault(atom.id, []).append(equation)
         self.new: list[Equation] = []
+        self.inputs = {value.id for value in graph.inputs}
 
     def emit(self, like: Equation, op: str, inputs: tuple[Atom, ...], shape: tuple[int, ...], dtype: str | None, params: tuple[tuple[str, Hashable], ...] = ()) -> Value:
         value = Value(self.next_id, "", shape == (), shape=shape, dtype=dtype)
@@ -67,8 +77,11 @@ class _Specializer:
         return Constant(int(np.prod([shape[a] for a in axes], dtype=np.int64)))
 
     def unbroadcast(self, eq: Equation) -> Atom | Equation:
-        gradient, like = eq.inputs
-        gradient_shape, like_shape = _shape(gradient), _shape(like)
+        return self.summed_to(eq, eq.inputs[0], _shape(eq.inputs[1]))  # type: ignore[arg-type]
+
+    def summed_to(self, eq: Equation, gradient: Atom, like_shape: tuple[int, ...]) -> Atom | Equation:
+        """``gradient`` summed over the axes broadcasting stretched ``like_shape`` along."""
+        gradient_shape = _shape(gradient)
         if gradient_shape == like_shape:
             return gradient  # nothing was broadcast
         if like_shape == ():
@@ -134,10 +147,85 @@ class _Specializer:
             return self.finish(eq, "mul", (gradient, left))
         return None
 
-    # np.dot of vectors and matrices is matmul; for more dimensions the runtime helper stays
-    dot_vjp_left = matmul_vjp_left
-    dot_vjp_right = matmul_vjp_right
+    # np.dot of N-D arrays contracts x's last axis with y's second to last (its only one for a
+    # vector): z[I, J, m] = sum_k x[I, k] y[J, k, m]. For vectors and matrices it is matmul.
 
+    def scaled_vjp(self, eq: Equation, gradient: Atom, other: Atom, like: Atom) -> Atom | Equation:
+        # np.dot with a scalar is a product: grad_x = grad_z * y, summed where x was broadcast
+        shape = tuple(np.broadcast_shapes(_shape(gradient), _shape(other)))  # type: ignore[arg-type]
+        product = self.emit(eq, "mul", (gradient, other), shape, eq.output.dtype)
+        return self.summed_to(eq, product, _shape(like))  # type: ignore[arg-type]
+
+    def dot_vjp_left(self, eq: Equation) -> Atom | Equation | None:
+        return self.dot_vjp(eq, 0)
+
+    def dot_vjp_right(self, eq: Equation) -> Atom | Equation | None:
+        return self.dot_vjp(eq, 1)
+
+    def dot_vjp(self, eq: Equation, side: int) -> Atom | Equation | None:
+        gradient, left, right = eq.inputs
+        p, q = len(_shape(left)), len(_shape(right))
+        if min(p, q) == 0:
+            return self.scaled_vjp(eq, gradient, eq.inputs[2 - side], eq.inputs[1 + side])
+        if max(p, q) <= 2:
+            return (self.matmul_vjp_left, self.matmul_vjp_right)[side](eq)
+        return (self.tensordot_vjp_left, self.tensordot_vjp_right)[side](eq, gradient, left, right, p, q)
+
+    def tensordot_vjp_left(self, eq: Equation, gradient: Atom, left: Atom, right: Atom, p: int, q: int) -> Equation:
+        if q == 1:  # grad_x[I, k] = grad_z[I] y[k]
+            column = self.emit(eq, "index", (gradient,), _shape(gradient) + (1,), _dtype(gradient), _EXPAND_LAST)
+            return self.finish(eq, "mul", (column, right))
+        # grad_x[I, k] = sum_{J, m} grad_z[I, J, m] y[J, k, m]
+        axes = (tuple(range(p - 1, p + q - 2)), (*range(q - 2), q - 1))
+        return self.finish(eq, "tensordot", (gradient, right), (("axes", axes),))
+
+    def tensordot_vjp_right(self, eq: Equation, gradient: Atom, left: Atom, right: Atom, p: int, q: int) -> Equation:
+        if p == 1:  # grad_y[J, k, m] = x[k] grad_z[J, m]: x[:, None] * grad_z[..., None, :]
+            column = self.emit(eq, "index", (left,), _shape(left) + (1,), _dtype(left), _EXPAND_LAST)
+            rows = self.emit(eq, "index", (gradient,), _shape(gradient)[:-1] + (1,) + _shape(gradient)[-1:], _dtype(gradient), _EXPAND_SECOND_TO_LAST)
+            return self.finish(eq, "mul", (column, rows))
+        # grad_y[J, k, m] = sum_I x[I, k] grad_z[I, J, m]: tensordot gives the axes (k, J, m)
+        batch = tuple(range(p - 1))
+        params = (("axes", (batch, batch)),)
+        if q <= 2:
+            return self.finish(eq, "tensordot", (left, gradient), params)
+        contracted_shape = _shape(right)[-2:-1] + _shape(right)[:-2] + _shape(right)[-1:]
+        contracted = self.emit(eq, "tensordot", (left, gradient), contracted_shape, eq.output.dtype, params)
+        return self.finish(eq, "transpose", (contracted,), (("lib", "numpy"), ("axes", (*range(1, q - 1), 0, q - 1))))
+
+    def unindex(self, eq: Equation) -> Equation | None:
+        # grad_x = np.zeros(x.shape); grad_x[key] = grad_z: the write is done in place (the
+        # zeros are owned, passes/in_place.py). Where a list of indices repeats a position the
+        # contributions must add up (np.add.at): the run-time helper stays.
+        like, gradient, *positions = eq.inputs
+        if _shape(like) == () or selected_shape(eq.param("key"), _shape(like)) is None:  # type: ignore[arg-type]
+            return None
+        dtype = eq.output.dtype
+        params = (("shape", _shape(like)),) + ((("dtype", dtype),) if dtype != "float64" else ())
+        zeros = self.emit(eq, "zeros", (), _shape(like), dtype, params)  # type: ignore[arg-type]
+        return self.finish(eq, "index_set", (zeros, gradient, *positions), (("key", eq.param("key")),))
+
+    def written_gradient(self, eq: Equation) -> Atom | Equation | None:
+        # grad_v = grad_H[key], summed where v was broadcast; a new array, since the backward
+        # zeroes grad_H[key] next, possibly in place.
+        like, gradient, *positions = eq.inputs
+        slot_shape = selected_shape(eq.param("key"), _shape(gradient))  # type: ignore[arg-type]
+        if slot_shape is None:
+            return None
+        key = (("key", eq.param("key")),)
+        if _shape(like) != ():
+            if slot_shape == _shape(like):
+                return self.finish(eq, "index", (gradient, *positions), key + (("copy", True),))
+            selected = self.emit(eq, "index", (gradient, *positions), slot_shape, _dtype(gradient), key)
+            return self.summed_to(eq, selected, _shape(like))  # type: ignore[arg-type]
+        if isinstance(like, Value) and like.id in self.inputs and not _is_python_number(like):
+            return None  # a numpy scalar or a 0-d array: the helper tells them apart at run time
+        selected = self.emit(eq, "index", (gradient, *positions), slot_shape, _dtype(gradient), key)
+        if slot_shape != ():  # a number written into a slice: the slice's sum
+            selected = self.emit(eq, "sum", (selected,), (), _dtype(gradient), _SUM_ALL)
+        if _is_python_number(like) or _dtype(like) == "float64":  # H[0] = x[1] writes a float
+            return self.finish(eq, "cast", (selected,), (("lib", "builtins"),))  # float(grad_H[0])
+        return selected  # a numpy scalar of another dtype (np.float32 is no float)
 
     def zeros_like(self, eq: Equation) -> Atom | Equation | None:
         shape = _shape(eq.inputs[0])
@@ -190,8 +278,9 @@ def _dtype(atom: Atom) -> str | None:
     return atom.dtype if isinstance(atom, Value) else None
 
 
-def specialize(graph: Graph) -> Graph:
-    """Rewrite shape helpers for the shapes stamped on ``graph`` (unknown shapes are kept)."""
+def specialize(graph: Graph, carried: dict[int, int] | None = None) -> Graph:
+    """Rewrite shape helpers for the shapes stamped on ``graph`` (unknown shapes are kept).
+    ``carried``: for a loop's body, its inputs that are carried values, to their outputs' positions."""
     specializer = _Specializer(graph)
     spreads = _DeferredSpreads(specializer)
     replacements: dict[int, Atom] = {}
@@ -203,7 +292,7 @@ def specialize(graph: Graph) -> Graph:
         equation = spreads.absorb(equation, equations)
         if equation is None:
             continue
-        equation = map_branches(equation, specialize)  # a branch or a loop body: its own scope
+        equation = _specialize_subgraphs(equation)  # a branch or a loop body: its own scope
         result = specializer.rewrite(equation)
         equations.extend(specializer.new)
         specializer.new.clear()
@@ -214,15 +303,24 @@ def specialize(graph: Graph) -> Graph:
         else:
             replacements[equation.output.id] = result
     spreads.materialize_outputs(graph, equations)
-    return rebuild(graph, equations, replacements)
+    return fold_scatters(rebuild(graph, equations, replacements), carried or {})
+
+
+def _specialize_subgraphs(equation: Equation) -> Equation:
+    if equation.op not in ("loop", "while"):
+        return map_branches(equation, specialize)
+    body: Graph = equation.param("body")  # type: ignore[assignment]
+    carried = {value.id: position for position, value in enumerate(body.inputs[1 : 1 + len(body.outputs)])}
+    return map_branches(equation, lambda graph: specialize(graph, carried if graph is body else None))
 
 
 class _DeferredSpreads:
     """The adjoint of a sum, spread over the summed array (``expand_reduced(g, x)``), is not
     built where elementwise readers would broadcast ``g`` to that shape anyway: the spread is
     carried through elementwise ops (``spread(g) * 2.0`` is ``spread(g * 2.0)``) until an
-    operand of the full shape absorbs it, as in ``spread(g) * t == g * t``. A spread that
-    reaches any other reader is built there."""
+    operand of the full shape absorbs it, as in ``spread(g) * t == g * t``, or until the adjoint
+    of an index assigns it into its slot, ``grad_x[1] = g``, where numpy broadcasts it. A spread
+    that reaches any other reader is built there."""
 
     def __init__(self, specializer: _Specializer):
         self.specializer = specializer
@@ -260,6 +358,9 @@ class _DeferredSpreads:
         spread = [isinstance(a, Value) and a.id in self.deferred for a in eq.inputs]
         if not any(spread):
             return eq
+        if eq.op == "unindex" and spread == [False, True] + [False] * (len(spread) - 2):
+            # the scatter assigns (or adds) the gradient at its key: numpy broadcasts it there
+            return dataclasses.replace(eq, inputs=(eq.inputs[0], self.deferred[eq.inputs[1].id][0], *eq.inputs[2:]))  # type: ignore[union-attr]
         if OPS[eq.op].family != "elementwise" or eq.output.shape is None:
             for atom, is_spread in zip(eq.inputs, spread):
                 if is_spread:
