@@ -205,7 +205,8 @@ def _numpy_dtype(dtype: str) -> str:
     return np.asarray(_PROXIES[dtype]).dtype.name if dtype in _PROXIES else dtype
 
 
-def _python_key(key: tuple[Any, ...]) -> tuple[Any, ...]:
+def python_key(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    """An ``index`` equation's hashable key param as the key Python indexes with."""
     tags = {"newaxis": None, "ellipsis": Ellipsis}
     return tuple(
         (slice(*entry[1:]) if entry[0] == "slice" else list(entry[1]) if entry[0] == "list" else tags[entry[0]]) if isinstance(entry, tuple) else entry
@@ -259,7 +260,7 @@ def infer(equation: Equation, inputs: list[Fact]) -> Fact:
             raise ShapeError(f"{op} of a Python number")
         view = np.broadcast_to(np.empty((), dtype=np.int8), shapes[0])  # no memory: the shape is all that is read
         if op == "index":
-            return view[_python_key(params["key"])].shape, dtypes[0]
+            return view[python_key(params["key"])].shape, dtypes[0]
         if op == "reshape":
             return _reshaped(view.size, params["shape"]), dtypes[0]
         if op in ("ravel", "flatten"):

@@ -24,7 +24,7 @@ import numpy as np
 from gradgen.ir import Atom, Equation, Graph, Value
 from gradgen.ops import DYNAMIC
 from gradgen.passes.substitution import rename
-from gradgen.shapes import _python_key
+from gradgen.shapes import python_key
 
 
 def fold_scatters(graph: Graph, carried: dict[int, int]) -> Graph:
@@ -116,7 +116,7 @@ def selected_shape(key: tuple[Hashable, ...], shape: tuple[int, ...]) -> tuple[i
     # a run-time integer selects one position: any valid one (0) gives the same shape and
     # repeats the same positions
     positions = np.arange(int(np.prod(shape, dtype=np.int64))).reshape(shape)
-    selected = positions[_python_key(tuple(0 if entry == DYNAMIC else entry for entry in key))]
+    selected = positions[python_key(tuple(0 if entry == DYNAMIC else entry for entry in key))]
     if np.unique(selected).size != selected.size:
         return None
     return selected.shape
