@@ -3,8 +3,8 @@
 The generic backward is correct for every shape: where it cannot know whether numpy broadcast
 an argument, it calls ``runtime`` helpers that find out at run time. When the arguments are
 arrays, the backward is specialized for their shapes and dtypes the first time it meets them
-(``stamping.stamp_shapes`` -> ``passes.specialize`` -> ``passes.optimize`` -> ``passes.records``
--> ``passes.buffers`` -> emit), like a jit. Where specialization cannot decide something, the
+(``stamping.stamp_shapes`` -> ``passes.specialize`` -> ``passes.optimize`` -> ``passes.literals``
+-> ``passes.records`` -> ``passes.buffers`` -> emit), like a jit. Where specialization cannot decide something, the
 generic function is used.
 
 The function the user holds runs, as its own code, the specialization of its latest call with a
@@ -34,6 +34,7 @@ from gradgen import emit, passes, shapes, stamping
 from gradgen.collector import collector_paused
 from gradgen.ir import Graph, verify
 from gradgen.passes.buffers import reuse_buffers
+from gradgen.passes.literals import float_literals
 from gradgen.passes.records import drop_unread_records
 from gradgen.passes.specialize import specialize
 
@@ -105,7 +106,7 @@ class Specializations:
             except shapes.ShapeError:
                 graph = None
             if graph is not None:
-                graph = passes.optimize(specialize(graph), check=self.verify_passes)
+                graph = float_literals(passes.optimize(specialize(graph), check=self.verify_passes))
                 graph = drop_unread_records(graph)  # values read only for their shapes are no longer recorded
                 graph = reuse_buffers(graph)
                 verify(graph)

@@ -226,7 +226,7 @@ class _Emitter(ExpressionSpelling, BlockEmission):
         self.value_names[value.id] = target
         return target
 
-    def assignment(self, target: str, equation: Equation, expression: ast.expr) -> ast.stmt:
+    def assignment(self, target: str, equation: Equation, expression: ast.expr) -> list[ast.stmt]:
         return assignment(target, equation, expression)
 
     def overwrite(self, equation: Equation, last_use: dict[int, int]) -> str:

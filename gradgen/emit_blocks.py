@@ -135,7 +135,7 @@ class BlockEmission:
 
         def comments_before(self, equation: Equation) -> list[ast.stmt]: ...
 
-        def assignment(self, target: str, equation: Equation, expression: ast.expr) -> ast.stmt: ...
+        def assignment(self, target: str, equation: Equation, expression: ast.expr) -> list[ast.stmt]: ...
 
     def block(self, graph: Graph) -> list[_Statement | _If]:
         """The statements of one scope, their expressions built (names are patched in later)."""
@@ -243,7 +243,7 @@ class BlockEmission:
                 elif item.target is None:
                     body.append(ast.Expr(item.expression))  # computed for its errors only
                 else:
-                    body.append(self.assignment(item.target, item.equation, item.expression))
+                    body += self.assignment(item.target, item.equation, item.expression)
                 continue
             blocks = []
             for statements, results, _ in item.branches:

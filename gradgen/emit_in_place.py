@@ -18,18 +18,25 @@ from gradgen.item_writes import VIEW_OPS
 _AUGMENTED: dict[str, type[ast.operator]] = {"add": ast.Add, "sub": ast.Sub, "mul": ast.Mult, "div": ast.Div, "ieee_div": ast.Div}
 
 
-def assignment(target: str, equation: Equation, expression: ast.expr) -> ast.stmt:
-    """``target = expression``, or ``target += b`` where the expression writes its result into
-    the array named ``target`` (``np.add(target, b, out=target)``)."""
+def assignment(target: str, equation: Equation, expression: ast.expr) -> list[ast.stmt]:
+    """``target = expression``; where the expression writes its result into the array of an
+    operand named ``b`` (``np.add(b, c, out=b)``), ``b += c``, then ``target = b`` if the result
+    has a name of its own. numpy runs the same ufunc with ``out=b`` either way, but the
+    augmented form skips parsing a keyword (25-50 ns a call, a few percent of a ufunc on a
+    small array); ``b`` is read no more, so rebinding it to itself changes nothing."""
     buffer = equation.param("out")
     operator = _AUGMENTED.get(equation.op)
     if buffer is not None and operator is not None and isinstance(expression, ast.Call):
         operands = expression.args
         if buffer == 1 and equation.op in ("add", "mul"):
             operands = operands[::-1]  # b + a is a + b, bit for bit
-        if isinstance(operands[0], ast.Name) and operands[0].id == target and (buffer == 0 or operands is not expression.args):
-            return ast.AugAssign(ast.Name(target, ast.Store()), operator(), operands[1])
-    return ast.Assign([ast.Name(target, ast.Store())], expression, lineno=0)
+        if isinstance(operands[0], ast.Name) and (buffer == 0 or operands is not expression.args):
+            written = operands[0].id
+            augmented = ast.AugAssign(ast.Name(written, ast.Store()), operator(), operands[1])
+            if written == target:
+                return [augmented]
+            return [augmented, ast.Assign([ast.Name(target, ast.Store())], ast.Name(written, ast.Load()), lineno=0)]
+    return [ast.Assign([ast.Name(target, ast.Store())], expression, lineno=0)]
 
 
 def not_across_writes(graph: Graph, inlined: set[int]) -> set[int]:
