@@ -91,7 +91,7 @@ def emit_and_load(
     """Emit and load the backward; for array arguments, behind a dispatcher that specializes."""
     forward_outputs = len(graph.outputs) - len(indices)
     layout = _layout(forward_outputs, len(indices), single, has_aux, mode)
-    gradients = frozenset(range(forward_outputs, len(graph.outputs)))
+    gradients = {forward_outputs + k: argument for k, argument in enumerate(indices)}  # output -> its argument
     name = f"{mode}_{f.__name__}"
     guard_names = tuple(signature.parameter_names[i] for i in guard)
     source = emit.emit_source(graph, signature, name=name, layout=layout, fresh_outputs=gradients, guard=guard_names)

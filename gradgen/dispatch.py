@@ -65,7 +65,7 @@ class Specializations:
         signature: emit.Signature,
         name: str,
         layout: emit.Layout,
-        gradients: frozenset[int],
+        gradients: dict[int, int],
         generic: Any,
         load: Loader,
         verify_passes: bool,

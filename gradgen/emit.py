@@ -27,7 +27,7 @@ import ast
 import os
 import re
 from dataclasses import dataclass
-from typing import Union
+from typing import Mapping, Union
 
 from gradgen.emit_blocks import (
     BlockEmission,
@@ -72,7 +72,7 @@ class Signature:
 
 class _Emitter(ExpressionSpelling, BlockEmission):
     def __init__(
-        self, graph: Graph, signature: Signature, layout: Layout, function_name: str, fresh_outputs: frozenset[int], guard: tuple[str, ...] = ()
+        self, graph: Graph, signature: Signature, layout: Layout, function_name: str, fresh_outputs: Mapping[int, int], guard: tuple[str, ...] = ()
     ):
         self.graph = graph
         self.guard = guard
@@ -292,10 +292,23 @@ class _Emitter(ExpressionSpelling, BlockEmission):
             aliased = atom.id in self.returned or self.views_an_argument(atom) or (passes_through and atom.shape is None)
             self.returned.add(atom.id)
             if aliased and atom.shape is not None and atom.shape != ():
-                return ast.Call(ast.Attribute(expression, "copy", ast.Load()), [], [])
-            if aliased and atom.shape is None:
-                return ast.Call(self.callee("runtime", "owned"), [expression], [])
+                expression = ast.Call(ast.Attribute(expression, "copy", ast.Load()), [], [])
+            elif aliased and atom.shape is None:
+                expression = ast.Call(self.callee("runtime", "owned"), [expression], [])
+            return self.in_argument_dtype(expression, atom, self.graph.inputs[self.fresh_outputs[layout]])
         return expression
+
+    def in_argument_dtype(self, expression: ast.expr, gradient: Value, argument: Value) -> ast.expr:
+        """The gradient of a float array (or numpy float) in the argument's dtype: numpy's
+        promotion may have computed it wider (a float32 ``x`` times a float64 array, a bool mask
+        times 1.0). Generic code does not know the dtypes and asks ``runtime.in_dtype_of``."""
+        if argument.dtype is None:
+            return ast.Call(self.callee("runtime", "in_dtype_of"), [expression, ast.Name(argument.name, ast.Load())], [])
+        if not argument.dtype.startswith("float") or gradient.dtype == argument.dtype:
+            return expression  # a Python number, or an int or bool array: its gradient is a float
+        if gradient.dtype is not None and not gradient.dtype.startswith("py:"):
+            return ast.Call(ast.Attribute(expression, "astype", ast.Load()), [ast.Constant(argument.dtype)], [])
+        return ast.Call(self.callee("runtime", "in_dtype_of"), [expression, ast.Name(argument.name, ast.Load())], [])
 
     def views_an_argument(self, value: Value) -> bool:
         """Whether ``value`` is an argument or may be a view of one (specialized code returns
@@ -327,16 +340,18 @@ def _describe(location: SourceLocation) -> str:
 
 
 def emit_source(
-    graph: Graph, signature: Signature, *, name: str, layout: Layout, fresh_outputs: frozenset[int] = frozenset(), guard: tuple[str, ...] = ()
+    graph: Graph, signature: Signature, *, name: str, layout: Layout, fresh_outputs: Mapping[int, int] | None = None, guard: tuple[str, ...] = ()
 ) -> str:
     """The source of ``def name(<signature>): ...`` computing ``graph`` and returning ``layout``.
 
-    Outputs in ``fresh_outputs`` (the gradients) are returned as arrays of their own: one that
-    would alias an argument or another returned gradient is copied. With ``guard`` (parameter
+    Outputs in ``fresh_outputs`` (the gradients: output position -> the position of the input
+    they are the gradient of) are returned as arrays of their own: one that would alias an
+    argument or another returned gradient is copied. The gradient of a float array has the
+    array's dtype. With ``guard`` (parameter
     names), the function first hands any call where one of them is not a Python float to
     ``__gradgen_fallback``, which the caller binds.
     """
-    emitter = _Emitter(_unique_ids(mark_in_place(graph)), signature, layout, name, fresh_outputs, guard)
+    emitter = _Emitter(_unique_ids(mark_in_place(graph)), signature, layout, name, fresh_outputs or {}, guard)
     module = emitter.function(name, layout)
     text = ast.unparse(module)  # unparsing reads no line numbers: none need filling in
     comments = emitter.comments

@@ -306,6 +306,18 @@ def owned(gradient):
     return gradient.copy() if isinstance(gradient, np.ndarray) else gradient
 
 
+def in_dtype_of(gradient, argument):
+    """``gradient`` in ``argument``'s dtype when that is a float one (float32, float16...):
+    numpy's promotion may have computed it wider. A Python number's, an int or bool array's
+    gradient is left as it is (a float)."""
+    dtype = getattr(argument, "dtype", None)
+    if dtype is None or dtype.kind != "f" or getattr(gradient, "dtype", None) == dtype:
+        return gradient
+    if isinstance(gradient, (np.ndarray, np.generic)):
+        return gradient.astype(dtype)
+    return dtype.type(gradient)  # a Python float for a numpy float scalar
+
+
 def mask(condition, gradient, taken=True):
     """``gradient`` where ``condition == taken``, exactly 0 elsewhere.
 

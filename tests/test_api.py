@@ -311,3 +311,59 @@ def test_the_fallbacks_source_is_there_on_request():
     g = gradgen.grad(seed_functions.only_x_matters, wrt=(0, 1))
     assert "def grad_only_x_matters" in g.fallback.source
     assert "is not float" not in g.fallback.source
+
+
+# -- the dtype of a gradient ---------------------------------------------------------------------
+
+
+def _masked(x):
+    return np.sum(x * (x > 0))  # the mask times 1.0 is float64 whatever x is
+
+
+def _mixed(x, w):
+    return np.sum(np.tanh(x * w))  # a float32 x times a float64 w computes in float64
+
+
+def _square(x):
+    return x * x
+
+
+def _loop_rows(x, w):
+    total = 0.0
+    for t in range(x.shape[0]):
+        total = total + np.sum(np.sin(x[t]) * w)
+    return total
+
+
+_FLOAT_DTYPE_CASES = [
+    (_masked, lambda dt: (np.array([-1.5, 0.5, 2.0], dtype=dt),), lambda x: (x > 0) * 1.0),
+    (_mixed, lambda dt: (np.linspace(-1, 1, 4).astype(dt), np.linspace(0.5, 2, 4)), lambda x, w: w * (1 - np.tanh(x * w) ** 2)),
+    (_loop_rows, lambda dt: (np.linspace(-1, 1, 6).reshape(3, 2).astype(dt), np.array([0.5, -2.0])), lambda x, w: np.cos(x) * w),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64])
+@pytest.mark.parametrize("function, make_args, derivative", _FLOAT_DTYPE_CASES, ids=["mask", "mixed-dtypes", "loop-over-rows"])
+def test_the_gradient_of_a_float_array_has_its_dtype_in_specialized_and_generic_code(function, make_args, derivative, dtype):
+    args = make_args(dtype)
+    gradient = gradgen.grad(function, wrt=0)
+    expected = derivative(*(np.asarray(a, dtype=np.float64) for a in args))
+    tolerance = {np.float16: 1e-2, np.float32: 1e-5, np.float64: 1e-12}[dtype]
+    for computed in (gradient(*args), gradient.generic(*args)):
+        assert isinstance(computed, np.ndarray) and computed.dtype == dtype and computed.shape == args[0].shape
+        np.testing.assert_allclose(computed.astype(np.float64), expected, rtol=tolerance, atol=tolerance)
+
+
+def test_a_numpy_float_scalar_gets_a_gradient_of_its_type():
+    gradient = gradgen.grad(_masked)
+    for argument in (np.float32(1.5), np.float16(-0.5)):
+        computed = gradient(argument)
+        assert type(computed) is type(argument) and computed == (argument > 0)
+
+
+def test_int_arrays_and_python_numbers_get_float_gradients():
+    gradient = gradgen.grad(_mixed, wrt=(0, 1))
+    grad_x, grad_w = gradient(np.arange(3), np.array([0.5, 1.0, 2.0]))
+    assert grad_x.dtype == np.float64 and grad_w.dtype == np.float64
+    np.testing.assert_allclose(grad_x, np.array([0.5, 1.0, 2.0]) * (1 - np.tanh(np.arange(3) * np.array([0.5, 1.0, 2.0])) ** 2), rtol=1e-12)
+    assert type(gradgen.grad(_square)(3)) is float
