@@ -291,11 +291,14 @@ class _Emitter(ExpressionSpelling, BlockEmission):
             passes_through = producer is not None and producer.op == "unbroadcast"  # may return its argument
             aliased = atom.id in self.returned or self.views_an_argument(atom) or (passes_through and atom.shape is None)
             self.returned.add(atom.id)
-            if aliased and atom.shape is not None and atom.shape != ():
+            argument = self.graph.inputs[self.fresh_outputs[layout]]
+            if aliased and atom.shape is None:
+                # runtime.owned(grad_b, b): copied, in b's dtype if that is a float one
+                arguments = [expression] if argument.dtype is not None else [expression, ast.Name(argument.name, ast.Load())]
+                return ast.Call(self.callee("runtime", "owned"), arguments, [])
+            if aliased and atom.shape != ():
                 expression = ast.Call(ast.Attribute(expression, "copy", ast.Load()), [], [])
-            elif aliased and atom.shape is None:
-                expression = ast.Call(self.callee("runtime", "owned"), [expression], [])
-            return self.in_argument_dtype(expression, atom, self.graph.inputs[self.fresh_outputs[layout]])
+            return self.in_argument_dtype(expression, atom, argument)
         return expression
 
     def in_argument_dtype(self, expression: ast.expr, gradient: Value, argument: Value) -> ast.expr:

@@ -300,9 +300,14 @@ def output_seed(output) -> float:
     )
 
 
-def owned(gradient):
+def owned(gradient, argument=None):
     """``gradient``, copied if it is an array: a returned gradient never aliases an argument
-    or another returned gradient, so updating one in place cannot change the other."""
+    or another returned gradient, so updating one in place cannot change the other. With the
+    ``argument`` it is the gradient of, in that argument's dtype (``in_dtype_of``)."""
+    if argument is not None:
+        cast = in_dtype_of(gradient, argument)
+        if cast is not gradient:
+            return cast  # a new array (or number) already
     return gradient.copy() if isinstance(gradient, np.ndarray) else gradient
 
 
