@@ -42,7 +42,8 @@ if THREADS == 1:
 # XLA's CPU runtime keeps a second thread busy whatever its flags say (jit(grad) on the MLP used
 # 1.65 cores with them), so the process and its workers are pinned to THREADS cores: then every
 # system gets the same cores, whichever thread pools it starts.
-PINNED = sorted(os.sched_getaffinity(0))[:THREADS] if hasattr(os, "sched_setaffinity") else []
+USABLE = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+PINNED = USABLE[:THREADS] if hasattr(os, "sched_setaffinity") else []
 if PINNED:
     os.sched_setaffinity(0, PINNED)
 
@@ -366,7 +367,7 @@ def machine() -> list[str]:
                 break
     except OSError:
         pass
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    usable = len(USABLE)  # before the pinning
     versions = peers.versions()
     commit = _git("rev-parse", "--short", "HEAD")
     dirty = " (with uncommitted changes)" if _git("status", "--porcelain", "--", "gradgen") else ""
