@@ -8,7 +8,6 @@ common-subexpression elimination linear in the size of the graph.
 
 from __future__ import annotations
 
-
 from gradgen.errors import SourceLocation
 from gradgen.ir import Atom, Constant, Equation, Graph, Params, Value, with_atoms
 from gradgen.ops import OPS
