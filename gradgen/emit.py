@@ -310,7 +310,10 @@ class _Emitter(ExpressionSpelling, BlockEmission):
         if not argument.dtype.startswith("float") or gradient.dtype == argument.dtype:
             return expression  # a Python number, or an int or bool array: its gradient is a float
         if gradient.dtype is not None and not gradient.dtype.startswith("py:"):
-            return ast.Call(ast.Attribute(expression, "astype", ast.Load()), [ast.Constant(argument.dtype)], [])
+            # copy=False: the stamped dtype is numpy's promotion in the generic code, which a
+            # specialized rewrite may have narrowed already (1.0 * x32 stays float32)
+            no_copy = ast.keyword("copy", ast.Constant(False))
+            return ast.Call(ast.Attribute(expression, "astype", ast.Load()), [ast.Constant(argument.dtype)], [no_copy])
         return ast.Call(self.callee("runtime", "in_dtype_of"), [expression, ast.Name(argument.name, ast.Load())], [])
 
     def views_an_argument(self, value: Value) -> bool:
