@@ -29,9 +29,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Iterable
 
-from gradgen.ir import Atom, Equation, Graph, Value, loop_layout
+from gradgen.ir import Atom, Equation, Graph, Value
 from gradgen.ops import UFUNCS
-from gradgen.passes.ownership import ScopeOwnership, allocates, content_reads
+from gradgen.passes.ownership import ScopeOwnership, allocates
 
 
 def reuse_buffers(graph: Graph) -> Graph:
@@ -45,7 +45,6 @@ class _Buffers(ScopeOwnership):
 
     def __init__(self, graph: Graph, owned_inputs: frozenset[int]):
         super().__init__(graph)
-        self.last_read = _last_reads(graph)
         self.owned: set[int] = set(owned_inputs)  # buffers this scope created, or a loop handed it
         self.buffers_of: dict[int, frozenset[int]] = {}  # value id -> the buffers it may share memory with
         self.live_until: dict[int, int] = {}  # buffer -> the last position where a value that may share it is read
@@ -57,6 +56,10 @@ class _Buffers(ScopeOwnership):
         self.buffers_of[value_id] = buffers
         for buffer in buffers:
             self.live_until[buffer] = max(self.live_until.get(buffer, -1), self.last_read.get(value_id, -1))
+
+    def fresh(self, value: Value) -> None:
+        self.owned.add(value.id)
+        self.share(value.id, frozenset({value.id}))
 
     def rewritten(self) -> Graph:
         equations: list[Equation] = []
@@ -71,42 +74,24 @@ class _Buffers(ScopeOwnership):
             return self.cond(position, equation)
         target = _writable_input(equation, position, self)
         if target is not None:
-            equation = dataclasses.replace(equation, params=(*equation.params, ("out", target)))
-            buffers = self.buffers_of[equation.inputs[target].id]  # type: ignore[union-attr]
-        elif _makes_fresh_array(equation):
-            buffers = frozenset({equation.output.id})
-            self.owned.add(equation.output.id)
+            self.alias(equation.output, equation.inputs[target])
+            return [dataclasses.replace(equation, params=(*equation.params, ("out", target)))]
+        if _makes_fresh_array(equation):
+            self.fresh(equation.output)
         else:
-            # possibly a view of (or the same object as) any array input
-            buffers = frozenset({equation.output.id}).union(*self.input_buffers(equation.inputs))
-        for value in equation.outputs:
-            self.share(value.id, buffers)
+            self.may_view(equation.outputs, equation.inputs)  # a possible view (or the very object) of an input
         return [equation]
-
-    def loop(self, position: int, equation: Equation) -> list[Equation]:
-        """The loop with its body rewritten, after the copies of initial values it needs (see
-        ownership.py). Its owned carried values end on arrays this scope then owns, as the
-        initial ones; the others may share anything else the loop was given."""
-        copies, equation, owned = self.owning_loop(position, equation)
-        inputs = equation.inputs[loop_layout(equation).bounds :]
-        others = frozenset().union(*self.input_buffers(a for k, a in enumerate(inputs) if k not in owned))
-        for k, value in enumerate(equation.outputs):
-            self.share(value.id, self.buffers_of[inputs[k].id] if k in owned else others | {value.id})  # type: ignore[union-attr]
-        return [*copies, equation]
 
     def cond(self, position: int, equation: Equation) -> list[Equation]:
         """The cond with its branches rewritten (see ownership.py): an output that is an array of
         its own in both branches is a new array here; the others may share any operand."""
         equation, fresh = self.owning_cond(position, equation)
-        operands = frozenset().union(*self.input_buffers(equation.inputs))
         for j, value in enumerate(equation.outputs):
             if j in fresh:
-                self.owned.add(value.id)
-            self.share(value.id, frozenset({value.id}) if j in fresh else operands | {value.id})
+                self.fresh(value)
+            else:
+                self.may_view((value,), equation.inputs)
         return [equation]
-
-    def input_buffers(self, atoms: Iterable[Atom]) -> list[frozenset[int]]:
-        return [self.buffers_of.get(a.id, frozenset()) for a in atoms if isinstance(a, Value)]
 
     def buffer(self, atom: Atom) -> int | None:
         """The one buffer ``atom`` is known to be, if this scope owns it."""
@@ -137,22 +122,17 @@ class _Buffers(ScopeOwnership):
         return _is_array(atom)
 
     def adopt_copy(self, copy: Value, position: int) -> None:
-        self.owned.add(copy.id)
         self.last_read[copy.id] = position  # read by the loop only
-        self.share(copy.id, frozenset({copy.id}))
+        self.fresh(copy)
 
+    def alias(self, value: Value, atom: Atom) -> None:
+        self.share(value.id, self.buffers_of[atom.id])  # type: ignore[union-attr]
 
-def _last_reads(graph: Graph) -> dict[int, int]:
-    """Each value's last reading position, not counting reads of its shape only (which a write
-    does not change); the graph's outputs are read after every equation."""
-    last: dict[int, int] = {}
-    for position, equation in enumerate(graph.equations):
-        for atom in content_reads(equation):
-            last[atom.id] = position
-    for atom in graph.outputs:
-        if isinstance(atom, Value):
-            last[atom.id] = len(graph.equations)
-    return last
+    def may_view(self, values: tuple[Value, ...], atoms: Iterable[Atom]) -> None:
+        """The results share one buffer of their own, which this scope does not own."""
+        buffers = frozenset({values[0].id}).union(*(self.buffers_of.get(a.id, frozenset()) for a in atoms if isinstance(a, Value)))
+        for value in values:
+            self.share(value.id, buffers)
 
 
 def _is_array(atom: Atom) -> bool:

@@ -28,8 +28,9 @@ does its backward into the adjoint of ``H``, instead of copying ``H`` at every s
 from __future__ import annotations
 
 import dataclasses
+from typing import Iterable
 
-from gradgen.ir import Atom, Equation, Graph, Value, loop_layout, subgraphs, with_subgraphs
+from gradgen.ir import Atom, Equation, Graph, Value, subgraphs, with_subgraphs
 from gradgen.item_writes import VIEW_OPS
 from gradgen.passes.ownership import ScopeOwnership, allocates, content_reads
 
@@ -52,17 +53,10 @@ class _Scope(ScopeOwnership):
         self.owned: set[int] = set(owned_inputs)
         self.parent: dict[int, int] = {}  # union-find over value ids: may share memory
         self.defined_at: dict[int, int] = {v.id: -1 for v in graph.inputs}
-        self.last_read: dict[int, int] = {}
-        self.producer: dict[int, Equation] = {}
+        self.made_by: dict[int, str] = {}  # value id -> the op of its equation
         # Views read after a write into their array: made as copies (x[key].copy()) instead, so
         # that the array itself can be written in place (a row copied, not the whole array).
         self.detached: set[int] = set()
-        for position, equation in enumerate(graph.equations):
-            for atom in content_reads(equation):
-                self.last_read[atom.id] = position
-        for atom in graph.outputs:
-            if isinstance(atom, Value):
-                self.last_read[atom.id] = len(graph.equations)
 
     def root(self, value_id: int) -> int:
         while self.parent.get(value_id, value_id) != value_id:
@@ -89,7 +83,7 @@ class _Scope(ScopeOwnership):
                 if defined == -1 and other not in self.owned:
                     return None
                 if self.last_read.get(other, -1) > position:
-                    if self.producer[other].op != "index":
+                    if self.made_by[other] != "index":
                         return None
                     views.append(other)
         return views
@@ -103,47 +97,25 @@ class _Scope(ScopeOwnership):
         return Graph(self.graph.inputs, tuple(copied), self.graph.outputs)
 
     def visit(self, position: int, equation: Equation) -> list[Equation]:
-        before: list[Equation] = []
-        if equation.op in ("loop", "while"):
-            before, equation = self.loop(position, equation)
-        elif equation.op == "cond":
-            equation = with_subgraphs(equation, tuple(self.sub_scope(g, frozenset()).rewritten() for g in subgraphs(equation)))
         for value in equation.outputs:
             self.defined_at[value.id] = position
-            self.producer[value.id] = equation
-        output = equation.outputs[0] if equation.outputs else None
+            self.made_by[value.id] = equation.op
+        if equation.op in ("loop", "while"):
+            return self.loop(position, equation)  # it shares what rule 3 allows
+        if equation.op == "cond":
+            equation = with_subgraphs(equation, tuple(self.sub_scope(g, frozenset()).rewritten() for g in subgraphs(equation)))
         target = equation.inputs[0] if equation.inputs else None
         views = self.still_read(target, position) if equation.op == "index_set" and isinstance(target, Value) and target.id in self.owned else None
         if views is not None:
             self.detached.update(views)
-            self.owned.add(output.id)  # type: ignore[union-attr]
-            self.share(output.id, target.id)  # type: ignore[union-attr]
+            self.alias(equation.output, target)  # type: ignore[arg-type]
             return [dataclasses.replace(equation, params=equation.params + (("in_place", True),))]
         if allocates(equation) or equation.op == "index_set":
             self.owned.update(v.id for v in equation.outputs)
-        elif equation.op not in ("loop", "while"):  # the loop shares what rule 3 allows
+        else:
             # a view shares its array's memory, not its positions' (x[t] and H[t] share nothing)
-            shared = equation.inputs[:1] if equation.op in VIEW_OPS else content_reads(equation)
-            for value in equation.outputs:
-                for atom in shared:
-                    if isinstance(atom, Value):
-                        self.share(value.id, atom.id)
-        return [*before, equation]
-
-    def loop(self, position: int, equation: Equation) -> tuple[list[Equation], Equation]:
-        """The loop with its body marked, and the copies to make before it (see ownership.py)."""
-        copies, equation, owned = self.owning_loop(position, equation)
-        inputs = equation.inputs[loop_layout(equation).bounds :]
-        others = [a for k, a in enumerate(inputs) if k not in owned]
-        for k, value in enumerate(equation.outputs):
-            if k in owned:
-                self.owned.add(value.id)
-                self.share(value.id, inputs[k].id)  # type: ignore[union-attr]  # no iteration: the initial array
-            else:
-                for atom in others:
-                    if isinstance(atom, Value):
-                        self.share(value.id, atom.id)
-        return copies, equation
+            self.may_view(equation.outputs, equation.inputs[:1] if equation.op in VIEW_OPS else content_reads(equation))
+        return [equation]
 
     # -- the questions of ownership.py -------------------------------------------------------------
 
@@ -165,6 +137,17 @@ class _Scope(ScopeOwnership):
     def adopt_copy(self, copy: Value, position: int) -> None:
         self.owned.add(copy.id)
         self.defined_at[copy.id] = position
+
+    def alias(self, value: Value, atom: Atom) -> None:
+        self.owned.add(value.id)
+        self.share(value.id, atom.id)  # type: ignore[union-attr]
+
+    def may_view(self, values: tuple[Value, ...], atoms: Iterable[Atom]) -> None:
+        """The results join the group of each of ``atoms``, which join each other's."""
+        for value in values:
+            for atom in atoms:
+                if isinstance(atom, Value):
+                    self.share(value.id, atom.id)
 
 
 def overwritten(graph: Graph) -> set[int]:

@@ -4,8 +4,12 @@ writes ``x[key] = v``) and ``buffers.py`` (``np.multiply(a, b, out=a)``, ``grad_
 A scope (a graph, or a sub-graph of a loop or an if) may overwrite an array only if it owns it:
 the array was made by an op that always allocates (``allocates``), in this scope, or handed to
 it by a loop or an if, and nothing that may share its memory is read after the write. Each pass tracks
-ownership and sharing its own way over straight-line code (a subclass of ``ScopeOwnership``);
-the rule for loops is the same for both, and lives here:
+ownership and sharing its own way over straight-line code (a subclass of ``ScopeOwnership``, which
+records an equation's results with ``alias`` and ``may_view``): ``buffers.py`` names the arrays
+each value may share, so a possible view of ``a`` and ``b`` leaves ``a`` and ``b`` apart, while
+``in_place.py`` groups the values that may share memory, so such a view joins their groups (an
+if given ``H`` and the argument ``W`` makes a later write into ``H`` copy). One notion for both
+would change what one of them decides. The rule for loops is the same for both, and lives here:
 
 A loop's body owns its carried value ``k`` when
 
@@ -30,6 +34,7 @@ loop, without a new array per step.
 from __future__ import annotations
 
 import dataclasses
+from typing import Iterable
 
 from gradgen.ir import Atom, Equation, Graph, Value, loop_layout, subgraphs, uses, with_subgraphs
 
@@ -74,6 +79,19 @@ def content_reads(equation: Equation) -> list[Value]:
     return [a for position, a in enumerate(equation.inputs) if isinstance(a, Value) and position not in skipped]
 
 
+def last_reads(graph: Graph) -> dict[int, int]:
+    """Each value's last reading position, not counting reads of its shape only (which a write
+    does not change); the graph's outputs are read after every equation."""
+    last: dict[int, int] = {}
+    for position, equation in enumerate(graph.equations):
+        for atom in content_reads(equation):
+            last[atom.id] = position
+    for atom in graph.outputs:
+        if isinstance(atom, Value):
+            last[atom.id] = len(graph.equations)
+    return last
+
+
 def _unread_invariants(equation: Equation) -> tuple[int, ...]:
     """The positions of a loop's invariant inputs that neither its body nor its test reads (a
     backward loop is given all the forward loop's invariants, whether it needs them or not)."""
@@ -99,6 +117,7 @@ class ScopeOwnership:
 
     def __init__(self, graph: Graph):
         self.graph = graph
+        self.last_read = last_reads(graph)
         self.next_id = max([v.id for v in graph.inputs] + [v.id for eq in graph.equations for v in eq.outputs], default=-1)
 
     # -- what each pass answers ------------------------------------------------------------------
@@ -134,7 +153,31 @@ class ScopeOwnership:
         """Record the copy made, just before the loop at ``position``, of a carried value."""
         raise NotImplementedError
 
+    def alias(self, value: Value, atom: Atom) -> None:
+        """Record that ``value`` is the array of ``atom``, which this scope owns (written into, or
+        handed back by a loop)."""
+        raise NotImplementedError
+
+    def may_view(self, values: tuple[Value, ...], atoms: Iterable[Atom]) -> None:
+        """Record that the results ``values`` of one equation, which this scope does not own, may
+        share the memory of any of ``atoms``."""
+        raise NotImplementedError
+
     # -- loops -----------------------------------------------------------------------------------
+
+    def loop(self, position: int, equation: Equation) -> list[Equation]:
+        """The loop at ``position`` with its sub-graphs rewritten, after the copies of initial
+        values it needs. Its owned carried results are arrays this scope then owns, the initial
+        arrays the iterations wrote into; the others may share anything else it was given."""
+        copies, equation, owned = self.owning_loop(position, equation)
+        inputs = equation.inputs[loop_layout(equation).bounds :]
+        others = [a for k, a in enumerate(inputs) if k not in owned]
+        for k, value in enumerate(equation.outputs):
+            if k in owned:
+                self.alias(value, inputs[k])
+            else:
+                self.may_view((value,), others)
+        return [*copies, equation]
 
     def owning_loop(self, position: int, equation: Equation) -> tuple[list[Equation], Equation, frozenset[int]]:
         """The loop at ``position`` with its sub-graphs rewritten, the copies to make before it,
