@@ -305,15 +305,15 @@ class _Emitter(ExpressionSpelling, BlockEmission):
         """The gradient of a float array (or numpy float) in the argument's dtype: numpy's
         promotion may have computed it wider (a float32 ``x`` times a float64 array, a bool mask
         times 1.0). Generic code does not know the dtypes and asks ``runtime.in_dtype_of``."""
-        if argument.dtype is None:
-            return ast.Call(self.callee("runtime", "in_dtype_of"), [expression, ast.Name(argument.name, ast.Load())], [])
-        if not argument.dtype.startswith("float") or gradient.dtype == argument.dtype:
-            return expression  # a Python number, or an int or bool array: its gradient is a float
-        if gradient.dtype is not None and not gradient.dtype.startswith("py:"):
-            # copy=False: the stamped dtype is numpy's promotion in the generic code, which a
-            # specialized rewrite may have narrowed already (1.0 * x32 stays float32)
-            no_copy = ast.keyword("copy", ast.Constant(False))
-            return ast.Call(ast.Attribute(expression, "astype", ast.Load()), [ast.Constant(argument.dtype)], [no_copy])
+        if argument.dtype is not None:
+            if not argument.dtype.startswith("float") or gradient.dtype == argument.dtype:
+                return expression  # a Python number, or an int or bool array: its gradient is a float
+            if gradient.dtype is not None and not gradient.dtype.startswith("py:"):
+                # copy=False: the stamped dtype is numpy's promotion in the generic code, which a
+                # specialized rewrite may have narrowed already (1.0 * x32 stays float32)
+                no_copy = ast.keyword("copy", ast.Constant(False))
+                return ast.Call(ast.Attribute(expression, "astype", ast.Load()), [ast.Constant(argument.dtype)], [no_copy])
+        # unknown dtypes (generic code), or a Python float for a numpy float: decided at run time
         return ast.Call(self.callee("runtime", "in_dtype_of"), [expression, ast.Name(argument.name, ast.Load())], [])
 
     def views_an_argument(self, value: Value) -> bool:
