@@ -143,8 +143,7 @@ def fresh_processes(workload: workloads.Workload, config: Config, notes: list[st
 
 
 def _run_isolated(peer: str, program: Path, workload: workloads.Workload, reference: Any, reference_peer: str | None, config: Config, row: Row, notes: list[str]) -> Cell:
-    statements = int(program.stem.rsplit("_", 1)[1])
-    report = run_worker(peer, ["--program", str(program), "--statements", str(statements)], config, config.timeout)
+    report = run_worker(peer, program_target(program), config, config.timeout)
     if "status" in report:
         if report["status"] == "timeout":
             row.builds[peer] = config.timeout
@@ -159,6 +158,11 @@ def _run_isolated(peer: str, program: Path, workload: workloads.Workload, refere
         notes.append(f"{workload.name}: {peer} disagrees with {reference_peer}")
         return Cell(status="WRONG")
     return Cell(report["seconds"])
+
+
+def program_target(program: Path) -> list[str]:
+    """worker.py's arguments for a generated program (its file is named generated_<N>.py)."""
+    return ["--program", str(program), "--statements", program.stem.rsplit("_", 1)[1]]
 
 
 def run_worker(peer: str, target: list[str], config: Config, timeout: float) -> dict[str, Any]:
@@ -318,7 +322,7 @@ def compile_growth(config: Config, notes: list[str], directory: Path) -> str:
         op_count = statistics.median(ops)
         others = []
         for peer, limit in (("jax jit(grad)", jit_limit), ("sympy", sympy_limit)):
-            others.append(_build_cell(run_worker(peer, ["--program", str(first), "--statements", str(statements)], config, peer_timeout), peer_timeout) if statements <= limit else "n/a")
+            others.append(_build_cell(run_worker(peer, program_target(first), config, peer_timeout), peer_timeout) if statements <= limit else "n/a")
         body.append(
             [
                 str(statements),
